@@ -1,0 +1,282 @@
+"""The vectorised Monte Carlo core: many trials at once over a ``(trials, states)`` array.
+
+:func:`compile_scenario` turns a validated :class:`~abm.config.Scenario` into plain arrays
+(drivers per month, attributes per month after shocks). :func:`run_blocks` simulates a
+contiguous range of random-number blocks (see :mod:`abm.rng`) and returns per-trial
+outcomes plus per-month accumulators that merge exactly (integer histograms and
+fixed-point sums), so quantile bands and means do not depend on how trials were split.
+Memory grows with trials x states, never with months.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import dynamics as dyn
+from .config import Scenario
+from .rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month
+
+__all__ = ["Compiled", "compile_scenario", "ChunkResult", "run_blocks", "HIST_BINS", "FIXED_POINT"]
+
+#: Histogram bins on (0, 1) for the per-month quantile bands, plus one bin each for the
+#: point masses at exactly 0 and exactly 1 (clipping puts mass there). Resolution 0.001.
+HIST_BINS = 1000
+#: Per-month means are sums of ``round(x * FIXED_POINT)`` as int64: exact and order-free.
+FIXED_POINT = 2.0**32
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A scenario as arrays. ``T`` months, ``S`` states.
+
+    Attributes with a month axis have shape ``(T, S)`` (after shocks) or ``(T,)``.
+    """
+
+    ids: tuple[str, ...]
+    T: int
+    S: int
+    W: np.ndarray                # (S, S) row-stochastic influence matrix
+    csto: np.ndarray             # (S,) bool
+    consent_rule: bool
+    exposure: np.ndarray         # (S,) border km / 1000
+    w_init: np.ndarray           # (S,)
+    p_init: np.ndarray           # (S,)
+    h_init: np.ndarray           # (S,) bool
+    # drivers, (T,)
+    R: np.ndarray
+    C_R: np.ndarray
+    I_R: np.ndarray
+    drill_rate: np.ndarray
+    D: np.ndarray
+    I_US: np.ndarray
+    C_US: np.ndarray
+    spill: np.ndarray            # rate * instability, incidents per month per 1000 km
+    # attributes per month after shocks, (T, S)
+    w0: np.ndarray
+    p0: np.ndarray
+    dep: np.ndarray
+    legal_bar: np.ndarray
+    resp: np.ndarray
+    stub: np.ndarray
+    # current-value jumps from shocks: month -> [(state index, 'w'|'p', op, value)]
+    jumps: dict[int, list[tuple[int, str, str, float]]] = field(default_factory=dict)
+    # scalars
+    par: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def noise_on(self) -> bool:
+        return self.par["opinion_noise"] > 0 or self.par["willingness_noise"] > 0
+
+
+_ATTR = {
+    "willingness": "w0",
+    "public_support": "p0",
+    "russia_dependence": "dep",
+    "legal_bar": "legal_bar",
+    "responsiveness": "resp",
+    "stubbornness": "stub",
+}
+
+
+def compile_scenario(sc: Scenario, horizon: int | None = None) -> Compiled:
+    """Arrays for the core. ``horizon`` overrides ``sc.horizon_months`` if given."""
+    T = sc.horizon_months if horizon is None else int(horizon)
+    S = len(sc.states)
+    st = sc.states
+    idx = {s.id: i for i, s in enumerate(st)}
+
+    def per_state(attr: str) -> np.ndarray:
+        return np.array([getattr(s, attr) for s in st], dtype=np.float64)
+
+    base = {
+        "w0": per_state("willingness"),
+        "p0": per_state("public_support"),
+        "dep": per_state("russia_dependence"),
+        "legal_bar": per_state("legal_bar"),
+        "resp": per_state("responsiveness"),
+        "stub": per_state("stubbornness"),
+    }
+    monthly = {k: np.tile(v, (T, 1)) for k, v in base.items()}
+    jumps: dict[int, list[tuple[int, str, str, float]]] = {}
+    for sh in sorted(sc.shocks, key=lambda x: x.month):  # stable: file order within a month
+        if sh.month >= T:
+            continue
+        i, name = idx[sh.state], _ATTR[sh.variable]
+        arr = monthly[name]
+        if sh.add is not None:
+            arr[sh.month:, i] = np.clip(arr[sh.month:, i] + sh.add, 0.0, 1.0)
+            op, val = "add", sh.add
+        else:
+            arr[sh.month:, i] = sh.set
+            op, val = "set", sh.set
+        if name in ("w0", "p0"):
+            jumps.setdefault(sh.month, []).append((i, name[0], op, float(val)))
+
+    d, r = sc.dynamics, sc.russia
+    par = {f: float(getattr(d, f)) for f in d.__dataclass_fields__}
+    par.update(
+        reactive_gain=r.reactive_gain, alarm_level=r.alarm_level, veto_strength=r.veto_strength,
+        drill_pulse=r.drill_pulse, drill_decay=r.drill_decay, hosting_penalty=r.hosting_penalty,
+        spill_shock=sc.spillover.shock, spill_decay=sc.spillover.decay,
+    )
+    return Compiled(
+        ids=sc.state_ids, T=T, S=S, W=sc.influence_matrix(),
+        csto=np.array([s.csto for s in st], dtype=bool),
+        consent_rule=sc.csto.consent_rule,
+        exposure=per_state("afghan_border_km") / 1000.0,
+        w_init=base["w0"].copy(), p_init=base["p0"].copy(),
+        h_init=np.array([s.hosting for s in st], dtype=bool),
+        R=r.pressure.values(T), C_R=r.campaign.values(T), I_R=r.inducements.values(T),
+        drill_rate=r.drill_rate.values(T),
+        D=sc.us.demand.values(T), I_US=sc.us.incentives.values(T), C_US=sc.us.campaign.values(T),
+        spill=sc.spillover.rate.values(T) * sc.spillover.instability.values(T),
+        jumps=jumps, par=par, **monthly,
+    )
+
+
+@dataclass
+class ChunkResult:
+    """Outcomes of trials ``start .. start + n - 1`` and their per-month accumulators.
+
+    Per-trial arrays have shape ``(n, S)``; ``first_base_month`` is -1 where no base.
+    Accumulators have shape ``(T + 1, S, ...)`` for months ``0 .. T`` (values at the
+    start of each month; month ``T`` is the end of the run).
+    """
+
+    start: int
+    first_base_month: np.ndarray
+    months_hosted: np.ndarray
+    closed: np.ndarray
+    vetoes: np.ndarray
+    incidents: np.ndarray
+    final_w: np.ndarray
+    final_p: np.ndarray
+    final_s: np.ndarray
+    final_h: np.ndarray
+    hist_w: np.ndarray      # (T+1, S, HIST_BINS + 2) int64
+    hist_p: np.ndarray
+    sum_w: np.ndarray       # (T+1, S) int64, fixed point
+    sum_p: np.ndarray
+    hosting: np.ndarray     # (T+1, S) int64, trials hosting
+
+    @property
+    def n(self) -> int:
+        return self.first_base_month.shape[0]
+
+
+def _hist(x: np.ndarray, S: int) -> np.ndarray:
+    """Counts per state over ``HIST_BINS + 2`` bins: exactly 0, ``HIST_BINS`` bins, exactly 1."""
+    b = np.floor(x * HIST_BINS).astype(np.int64)
+    b += 1
+    b[x <= 0.0] = 0
+    b[x >= 1.0] = HIST_BINS + 1
+    b += np.arange(S) * (HIST_BINS + 2)
+    return np.bincount(b.ravel(), minlength=S * (HIST_BINS + 2)).reshape(S, HIST_BINS + 2)
+
+
+def _fixed(x: np.ndarray) -> np.ndarray:
+    return np.rint(x * FIXED_POINT).astype(np.int64).sum(axis=0)
+
+
+def run_blocks(cm: Compiled, root: np.random.SeedSequence, first_block: int, n_blocks: int,
+               n_trials: int) -> ChunkResult:
+    """Simulate blocks ``first_block .. first_block + n_blocks - 1`` of a run.
+
+    Parameters
+    ----------
+    cm : Compiled
+        The scenario as arrays.
+    root : SeedSequence
+        The run's root seed sequence (see :mod:`abm.rng`).
+    first_block, n_blocks : int
+        Which blocks. Every block is simulated in full (``BLOCK_SIZE`` rows).
+    n_trials : int
+        Total trials in the run; rows at or beyond it are discarded.
+
+    Returns
+    -------
+    ChunkResult for the trials of these blocks that are ``< n_trials``.
+    """
+    T, S, par = cm.T, cm.S, cm.par
+    n = n_blocks * BLOCK_SIZE
+    start = first_block * BLOCK_SIZE
+    m = max(0, min(n, n_trials - start))  # valid rows
+    gens = [block_generators(root, b) for b in range(first_block, first_block + n_blocks)]
+    draws = MonthDraws.empty(n, S, cm.noise_on)
+
+    w = np.tile(cm.w_init, (n, 1))
+    p = np.tile(cm.p_init, (n, 1))
+    s = np.zeros((n, S))
+    h = np.tile(cm.h_init, (n, 1))
+    pulse = np.zeros((n, 1))
+
+    first = np.full((n, S), -1, dtype=np.int32)
+    first[:, cm.h_init] = 0
+    hosted = np.zeros((n, S), dtype=np.int32)
+    closed = np.zeros((n, S), dtype=bool)
+    vetoes = np.zeros((n, S), dtype=np.int32)
+    incidents = np.zeros((n, S), dtype=np.int64)
+
+    nb_bins = HIST_BINS + 2
+    hist_w = np.zeros((T + 1, S, nb_bins), dtype=np.int64)
+    hist_p = np.zeros((T + 1, S, nb_bins), dtype=np.int64)
+    sum_w = np.zeros((T + 1, S), dtype=np.int64)
+    sum_p = np.zeros((T + 1, S), dtype=np.int64)
+    host_n = np.zeros((T + 1, S), dtype=np.int64)
+
+    def record(t: int) -> None:
+        hist_w[t] = _hist(w[:m], S)
+        hist_p[t] = _hist(p[:m], S)
+        sum_w[t] = _fixed(w[:m])
+        sum_p[t] = _fixed(p[:m])
+        host_n[t] = h[:m].sum(axis=0)
+
+    use_consent = cm.consent_rule and bool(cm.csto.any())
+    record(0)
+    for t in range(T):
+        for i, var, op, val in cm.jumps.get(t, ()):
+            x = w if var == "w" else p
+            x[:, i] = np.clip(x[:, i] + val, 0.0, 1.0) if op == "add" else val
+        draw_month(gens, draws)
+
+        k = dyn.poisson_inverse(draws.u_threat, cm.spill[t] * cm.exposure)
+        n_drills = dyn.poisson_inverse(draws.u_drill, cm.drill_rate[t])[:, None]
+        P = dyn.pressure(cm.R[t], pulse, w, h, par["reactive_gain"], par["alarm_level"],
+                         par["hosting_penalty"])
+        p_new = dyn.opinion_update(
+            p, cm.p0[t], h, cm.C_US[t], cm.C_R[t], par["opinion_anchor"],
+            par["us_campaign_effect"], par["russia_campaign_effect"], par["sovereignty_cost"],
+            par["opinion_noise"], draws.z_p)
+        w_new = dyn.willingness_update(
+            w, cm.w0[t], p, P, s, h, dyn.neighbour_sum(w, cm.W),
+            stubbornness=cm.stub[t], responsiveness=cm.resp[t], dependence=cm.dep[t],
+            D=cm.D[t], I_us=cm.I_US[t], I_r=cm.I_R[t],
+            pressure_effect=par["pressure_effect"], incentive_effect=par["incentive_effect"],
+            security_us=par["security_us"], security_russia=par["security_russia"],
+            retaliation=par["retaliation"], rent_effect=par["rent_effect"],
+            noise=par["willingness_noise"], z=draws.z_w)
+        consent_p = (dyn.consent_probability(w, cm.csto, par["consent_threshold"],
+                                             par["decision_width"], par["veto_strength"], cm.R[t])
+                     if use_consent else None)
+        h_new, opened, vetoed, closed_now = dyn.decide(
+            h, w, par["threshold"] + cm.legal_bar[t], cm.D[t], par["decision_width"],
+            par["close_threshold"], consent_p, draws.u_decide, draws.u_consent)
+
+        s = dyn.threat_update(s, k, par["spill_decay"], par["spill_shock"])
+        pulse = dyn.drill_update(pulse, n_drills, par["drill_decay"], par["drill_pulse"])
+        first[opened & (first < 0)] = t + 1
+        vetoes += vetoed
+        closed |= closed_now
+        incidents += k
+        w, p, h = w_new, p_new, h_new
+        hosted += h
+        record(t + 1)
+
+    return ChunkResult(
+        start=start, first_base_month=first[:m], months_hosted=hosted[:m], closed=closed[:m],
+        vetoes=vetoes[:m], incidents=incidents[:m], final_w=w[:m], final_p=p[:m],
+        final_s=s[:m], final_h=h[:m], hist_w=hist_w, hist_p=hist_p, sum_w=sum_w, sum_p=sum_p,
+        hosting=host_n,
+    )

@@ -1,0 +1,223 @@
+"""The monthly update of ``../shared/MODEL.md``, as pure array functions.
+
+This module owns the equations. Every function takes arrays whose last axis is the state
+axis (shape ``(..., S)``; the vectorised core passes ``(n_trials, S)``, a Mesa agent passes
+its own row) plus parameters that broadcast against them, and returns new arrays: inputs
+are never modified. No function draws random numbers; the draws are passed in (see
+:mod:`abm.rng` for their layout). The same float operations in the same order give the
+same bits, which is what lets the Mesa engine agree with the core trial by trial.
+
+Notation: ``w`` willingness, ``p`` public support, ``s`` threat stock, ``h`` hosting
+(bool), ``P`` pressure, all per state and month; ``t`` is the month index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+__all__ = [
+    "poisson_inverse",
+    "threat_update",
+    "drill_update",
+    "pressure",
+    "opinion_update",
+    "neighbour_sum",
+    "willingness_update",
+    "consent_probability",
+    "decide",
+    "fixed_point",
+]
+
+
+def poisson_inverse(u: np.ndarray, lam: np.ndarray | float) -> np.ndarray:
+    """Poisson variates by inversion: the smallest ``k`` with ``F(k; lam) >= u``.
+
+    Inversion couples draws across parameter values: for a fixed ``u`` the count never
+    falls when ``lam`` rises, so common random numbers give monotone comparisons.
+
+    Parameters
+    ----------
+    u : ndarray
+        Uniforms in ``[0, 1)``.
+    lam : ndarray or float
+        Poisson means (>= 0, at most a few hundred), broadcastable to ``u``.
+
+    Returns
+    -------
+    ndarray of int64, shape of ``u``.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    lam_b = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
+    k = np.zeros(u.shape, dtype=np.int64)
+    kf = k.reshape(-1)
+    uf = u.reshape(-1)
+    lf = lam_b.reshape(-1)
+    term = np.exp(-lf)
+    idx = np.flatnonzero(uf > term)
+    if idx.size == 0:
+        return k
+    lam_i, u_i = lf[idx], uf[idx]
+    term = term[idx]
+    cdf = term.copy()
+    # F(k) saturates just below 1 in floating point; a cap far in the tail stops the loop.
+    jmax = int(lam_i.max() + 12.0 * np.sqrt(lam_i.max()) + 40.0)
+    j = 0
+    while idx.size and j < jmax:
+        j += 1
+        term = term * lam_i / j
+        cdf = cdf + term
+        kf[idx] += 1
+        keep = u_i > cdf
+        idx, lam_i, u_i, term, cdf = idx[keep], lam_i[keep], u_i[keep], term[keep], cdf[keep]
+    return k
+
+
+def threat_update(s: np.ndarray, incidents: np.ndarray, decay: float, shock: float) -> np.ndarray:
+    """``s' = decay * s + shock * k`` (threat stock, >= 0)."""
+    return decay * s + shock * incidents
+
+
+def drill_update(pulse: np.ndarray, drills: np.ndarray, drill_decay: float,
+                 drill_pulse: float) -> np.ndarray:
+    """Region-wide drill pulse: ``pulse' = drill_decay * pulse + drill_pulse * n_drills``."""
+    return drill_decay * pulse + drill_pulse * drills
+
+
+def pressure(R: float, pulse: np.ndarray, w: np.ndarray, h: np.ndarray, reactive_gain: float,
+             alarm_level: float, hosting_penalty: float) -> np.ndarray:
+    """Pressure on each state, ``P = clip(R + pulse + gain*max(0, w - alarm) + pen*h, 0, 1)``.
+
+    ``pulse`` has shape ``(..., 1)`` (one per trial) and broadcasts over states.
+    """
+    P = R + pulse + reactive_gain * np.maximum(w - alarm_level, 0.0) + hosting_penalty * h
+    return np.clip(P, 0.0, 1.0)
+
+
+def opinion_update(p: np.ndarray, p0: np.ndarray, h: np.ndarray, c_us: float, c_r: float,
+                   anchor: float, us_effect: float, russia_effect: float,
+                   sovereignty_cost: float, noise: float, z: np.ndarray | None) -> np.ndarray:
+    """Public support, anchored (Friedkin & Johnsen 1990) with campaigns and a base's cost.
+
+    ``p' = clip(p + anchor*(p0 - p) + us_effect*C_US*(1 - p) - russia_effect*C_R*p
+    - sovereignty_cost*h*p + noise*z, 0, 1)``.
+    """
+    dp = anchor * (p0 - p) + us_effect * c_us * (1.0 - p) - russia_effect * c_r * p
+    dp = dp - sovereignty_cost * h * p
+    if z is not None:
+        dp = dp + noise * z
+    return np.clip(p + dp, 0.0, 1.0)
+
+
+def neighbour_sum(w: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``sum_j W_ij w_j`` for each state ``i``, shape of ``w``.
+
+    Written as an explicit sum over ``j`` in index order rather than ``w @ W.T``: BLAS may
+    sum in an order that depends on the array's size, and a trial's result must not
+    depend on how many trials share the array.
+    """
+    S = W.shape[0]
+    out = w[..., 0:1] * W[:, 0]
+    for j in range(1, S):
+        out = out + w[..., j:j + 1] * W[:, j]
+    return out
+
+
+def willingness_update(
+    w: np.ndarray, w0: np.ndarray, p: np.ndarray, P: np.ndarray, s: np.ndarray,
+    h: np.ndarray, nb: np.ndarray, *, stubbornness: np.ndarray, responsiveness: np.ndarray,
+    dependence: np.ndarray, D: float, I_us: float, I_r: float, pressure_effect: float,
+    incentive_effect: float, security_us: float, security_russia: float, retaliation: float,
+    rent_effect: float, noise: float, z: np.ndarray | None,
+) -> np.ndarray:
+    """Willingness: Friedkin-Johnsen core plus external forces.
+
+    ``w' = clip(g*w0 + (1-g)*nb + F + noise*z, 0, 1)`` with ``nb = sum_j W_ij w_j`` and
+    ``F = resp*(p - w) - pressure_effect*dep*P + incentive_effect*(D*I_US*(1-dep) - I_R*dep)
+    + (1 - exp(-s))*(security_us*(1-dep) - security_russia*dep - retaliation)
+    + rent_effect*I_US*h``.
+    """
+    dep = dependence
+    threat = -np.expm1(-s)
+    F = responsiveness * (p - w) - pressure_effect * dep * P
+    F = F + incentive_effect * (D * I_us * (1.0 - dep) - I_r * dep)
+    F = F + threat * (security_us * (1.0 - dep) - security_russia * dep - retaliation)
+    F = F + rent_effect * I_us * h
+    g = stubbornness
+    new = g * w0 + (1.0 - g) * nb + F
+    if z is not None:
+        new = new + noise * z
+    return np.clip(new, 0.0, 1.0)
+
+
+def consent_probability(w: np.ndarray, csto: np.ndarray, consent_threshold: float,
+                        width: float, veto_strength: float, R: float) -> np.ndarray:
+    """Probability that a CSTO member's base gets every other member's consent.
+
+    For member ``i``: ``(1 - veto_strength*R) * prod_{j member, j != i}
+    sigma((w_j - consent_threshold)/width)``; for non-members 1. Russia is the
+    ``(1 - veto_strength*R)`` factor. Shape of ``w``.
+    """
+    members = np.flatnonzero(csto)
+    out = np.ones(w.shape, dtype=np.float64)
+    if members.size == 0:
+        return out
+    c = expit((w - consent_threshold) / width)
+    russia = 1.0 - veto_strength * R
+    for i in members:
+        prob = np.full(w.shape[:-1], russia)
+        for j in members:
+            if j != i:
+                prob = prob * c[..., j]
+        out[..., i] = prob
+    return out
+
+
+def decide(h: np.ndarray, w: np.ndarray, theta: np.ndarray, D: float, width: float,
+           close_threshold: float, consent_p: np.ndarray | None, u_decide: np.ndarray,
+           u_consent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Basing decisions of one month.
+
+    A state without a base reaches an agreement with probability
+    ``D * sigma((w - theta)/width)`` (``u_decide`` below it); the agreement stands if
+    consent is given (``u_consent < consent_p``), else it is a veto. A host closes its
+    base with probability ``sigma((close_threshold - w)/width)``, using the same
+    ``u_decide`` (a state is either a host or not, so one uniform serves).
+
+    Returns
+    -------
+    h_new, opened, vetoed, closed : bool ndarrays, shape of ``w``.
+    """
+    p_agree = D * expit((w - theta) / width)
+    agree = ~h & (u_decide < p_agree)
+    if consent_p is None:
+        opened = agree
+        vetoed = np.zeros_like(agree)
+    else:
+        consent = u_consent < consent_p
+        opened = agree & consent
+        vetoed = agree & ~consent
+    closed = h & (u_decide < expit((close_threshold - w) / width))
+    h_new = (h | opened) & ~closed
+    return h_new, opened, vetoed, closed
+
+
+def fixed_point(W: np.ndarray, w0: np.ndarray, p0: np.ndarray, *, stubbornness, responsiveness,
+                dependence, P, D, I_us, I_r, c_us, c_r, anchor, us_effect, russia_effect,
+                pressure_effect, incentive_effect) -> tuple[np.ndarray, np.ndarray]:
+    """Long-run ``(p*, w*)`` of the noise-free, event-free, no-hosting linear system.
+
+    With constant drivers, zero threat, no base and no clipping binding, the updates
+    are affine: ``p* = (anchor*p0 + us_effect*C_US) / (anchor + us_effect*C_US +
+    russia_effect*C_R)`` and ``w*`` solves ``(I - (I - G) W + diag(resp)) w = G w0 +
+    resp*p* + c`` (Friedkin & Johnsen 1990), with ``c`` the constant part of ``F``.
+    """
+    S = W.shape[0]
+    p_star = (anchor * p0 + us_effect * c_us) / (anchor + us_effect * c_us + russia_effect * c_r)
+    G = np.diag(np.broadcast_to(stubbornness, (S,)))
+    Rm = np.diag(np.broadcast_to(responsiveness, (S,)))
+    dep = dependence
+    c = -pressure_effect * dep * P + incentive_effect * (D * I_us * (1 - dep) - I_r * dep)
+    A = np.eye(S) - (np.eye(S) - G) @ W + Rm
+    w_star = np.linalg.solve(A, G @ w0 + Rm @ p_star + c)
+    return p_star, w_star

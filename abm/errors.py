@@ -1,0 +1,46 @@
+"""The project's own exceptions.
+
+Every problem with user input is a :class:`ConfigError`: the command line turns it into
+exit code 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "ResultsError"]
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ConfigError(ValueError):
+    """A scenario, override or command-line value that cannot be accepted.
+
+    Parameters
+    ----------
+    source : str
+        Where the value came from: a file path, ``--set`` or ``--<option>``.
+    key : str
+        Dotted key, e.g. ``russia.pressure`` or ``states.TJK.legal_bar``; empty if the
+        whole file is at fault (e.g. malformed TOML).
+    value : object
+        The offending value (shown with ``repr``, shortened).
+    allowed : str
+        What would have been accepted.
+    """
+
+    def __init__(self, source: str, key: str, value: object, allowed: str):
+        self.source = str(source)
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.key} = {_short(self.value)}" if self.key else _short(self.value)
+        return f"{self.source}: {where}: {self.allowed}"
+
+
+class ResultsError(Exception):
+    """A results directory that is missing, incomplete or has been tampered with."""

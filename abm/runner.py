@@ -1,0 +1,280 @@
+"""The Python API: :func:`simulate` runs a scenario and returns a :class:`SimulationResult`.
+
+Trials are cut into chunks of whole random-number blocks (:mod:`abm.rng`); chunks run in
+this process or in a pool of worker processes and are merged in block order. Because each
+block has its own streams and the per-month accumulators are integers, the result is
+identical for any chunk size, worker count or engine that follows the draw contract.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import Scenario, load_scenario
+from .core import ChunkResult, Compiled, compile_scenario, run_blocks
+from .errors import ConfigError
+from .rng import BLOCK_SIZE, resolve_seed
+from .summary import TRIAL_COLUMNS, months_table, outputs_sha256, summarize
+
+__all__ = ["simulate", "SimulationResult", "ENGINES", "DEFAULT_CHUNK_TRIALS"]
+
+ENGINES = ("numpy", "mesa")
+#: Trials per chunk of work (a multiple of BLOCK_SIZE); large enough to amortise numpy's
+#: per-call overhead, small enough to stay in cache.
+DEFAULT_CHUNK_TRIALS = 16 * BLOCK_SIZE
+#: Bytes of working memory per trial-state in a chunk (state, outcomes, draws, temporaries).
+_BYTES_PER_TRIAL_STATE_CHUNK = 400
+#: Bytes kept per trial-state for the per-trial table (arrays plus the DataFrame copy).
+_BYTES_PER_TRIAL_STATE_KEPT = 120
+
+
+@dataclass
+class SimulationResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The resolved scenario (``trials``, ``seed`` and ``horizon_months`` as run).
+    seed : int
+        The seed actually used (the root ``SeedSequence`` entropy).
+    table : pandas.DataFrame
+        One row per (trial, state), columns :data:`abm.summary.TRIAL_COLUMNS`.
+    months : pandas.DataFrame
+        Per (month, state) mean and 5/25/50/75/95% quantiles of ``w`` and ``p``, and
+        ``share_hosting``; months ``0 .. horizon``.
+    summary : dict
+        The ``summary.json`` content, including ``outputs_sha256``.
+    """
+
+    scenario: Scenario
+    seed: int
+    engine: str
+    workers: int
+    table: pd.DataFrame
+    months: pd.DataFrame
+    summary: dict[str, Any]
+    started: str
+    finished: str
+    wall_seconds: float
+
+    @property
+    def trials(self) -> int:
+        return self.scenario.trials
+
+    @property
+    def outputs_sha256(self) -> str:
+        return self.summary["outputs_sha256"]
+
+
+def _engine_fn(engine: str) -> Callable[..., ChunkResult]:
+    if engine == "numpy":
+        return run_blocks
+    if engine == "mesa":
+        from .mesa_engine import run_blocks_mesa
+
+        return run_blocks_mesa
+    raise ConfigError("--engine", "engine", engine, f"must be one of {', '.join(ENGINES)}")
+
+
+def _chunk_task(engine: str, cm: Compiled, entropy: Any, spawn_key: tuple[int, ...],
+                first_block: int, n_blocks: int, n_trials: int) -> ChunkResult:
+    root = np.random.SeedSequence(entropy, spawn_key=spawn_key)
+    return _engine_fn(engine)(cm, root, first_block, n_blocks, n_trials)
+
+
+def _chunks(n_blocks: int, per_chunk: int) -> list[tuple[int, int]]:
+    return [(b, min(per_chunk, n_blocks - b)) for b in range(0, n_blocks, per_chunk)]
+
+
+def check_memory(trials: int, n_states: int, source: str = "trials") -> None:
+    """Refuse a run whose kept per-trial table cannot fit in this machine's memory."""
+    need = trials * n_states * _BYTES_PER_TRIAL_STATE_KEPT
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > 0.8 * avail:
+        raise ConfigError(source, "trials", trials,
+                          f"needs about {need / 2**30:.1f} GiB for the per-trial table; "
+                          f"{avail / 2**30:.1f} GiB available: use fewer trials")
+
+
+def simulate(
+    scenario: Scenario | str | Path,
+    trials: int | None = None,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+    *,
+    months: int | None = None,
+    workers: int = 1,
+    engine: str = "numpy",
+    chunk_trials: int = DEFAULT_CHUNK_TRIALS,
+    progress: bool | Callable[[int], None] = False,
+) -> SimulationResult:
+    """Run a scenario's Monte Carlo trials.
+
+    Parameters
+    ----------
+    scenario : Scenario or path
+        A validated scenario, or a TOML file to load.
+    trials : int, optional
+        Number of trials (default: the scenario's ``trials``). Must be >= 1.
+    seed : int, SeedSequence, Generator or None, optional
+        Default: the scenario's ``seed``; if that is absent too, fresh OS entropy. The
+        seed actually used is ``result.seed``.
+    months : int, optional
+        Horizon override (default: ``horizon_months``).
+    workers : int
+        Processes; 1 runs in this process. Results do not depend on it.
+    engine : {"numpy", "mesa"}
+        The vectorised core, or the Mesa agent model (same draws, same results).
+    chunk_trials : int
+        Trials per unit of work, rounded up to whole blocks of ``BLOCK_SIZE``.
+    progress : bool or callable
+        ``True`` shows a tqdm bar on stderr; a callable receives trials done per chunk.
+
+    Returns
+    -------
+    SimulationResult
+
+    Examples
+    --------
+    >>> from abm import simulate
+    >>> res = simulate("experiments/baseline_2021.toml", trials=2000, seed=1)  # doctest: +SKIP
+    >>> res.summary["states"]["UZB"]["p_base"]  # doctest: +SKIP
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if trials is None:
+        trials = scenario.trials
+    if isinstance(trials, bool) or not isinstance(trials, int | np.integer) or trials < 1:
+        raise ConfigError("--trials", "trials", trials, "must be a positive integer (>= 1)")
+    if months is not None:
+        if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
+            raise ConfigError("--months", "horizon_months", months,
+                              "must be a positive integer number of months")
+        too_late = [sh for sh in scenario.shocks if sh.month >= months]
+        if too_late:
+            raise ConfigError("--months", "horizon_months", months,
+                              f"a shock falls in month {too_late[0].month}; horizon must exceed it")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError("--workers", "workers", workers, "must be a positive integer")
+    _engine_fn(engine)  # validates the name (and that the engine imports)
+    check_memory(int(trials), len(scenario.states))
+
+    seed_in = scenario.seed if seed is None else seed
+    root = resolve_seed(seed_in)
+    seed_used = root.entropy
+    horizon = scenario.horizon_months if months is None else int(months)
+    scenario = replace(scenario, trials=int(trials), seed=int(seed_used) if isinstance(
+        seed_used, int) else scenario.seed, horizon_months=horizon)
+    cm = compile_scenario(scenario)
+
+    n_blocks = math.ceil(trials / BLOCK_SIZE)
+    per_chunk = max(1, math.ceil(chunk_trials / BLOCK_SIZE))
+    if workers > 1:
+        per_chunk = min(per_chunk, max(1, math.ceil(n_blocks / (2 * workers))))
+    tasks = _chunks(n_blocks, per_chunk)
+
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=trials, unit="trial", desc=scenario.name, leave=False)
+
+    def tick(done: int) -> None:
+        if bar is not None:
+            bar.update(done)
+        elif callable(progress):
+            progress(done)
+
+    results: dict[int, ChunkResult] = {}
+    try:
+        for fb, res in _execute(engine, cm, root, tasks, trials, workers):
+            results[fb] = res
+            tick(res.n)
+    finally:
+        if bar is not None:
+            bar.close()
+    parts = [results[fb] for fb, _ in tasks]
+    wall = time.perf_counter() - t0
+    finished = datetime.now(UTC)
+    return _assemble(scenario, int(seed_used), engine, workers, cm, parts, trials,
+                     started, finished, wall)
+
+
+def _execute(engine: str, cm: Compiled, root: np.random.SeedSequence,
+             tasks: list[tuple[int, int]], trials: int, workers: int,
+             ) -> Iterator[tuple[int, ChunkResult]]:
+    if workers == 1 or len(tasks) == 1:
+        fn = _engine_fn(engine)
+        for fb, nb in tasks:
+            yield fb, fn(cm, root, fb, nb, trials)
+        return
+    # "spawn": a clean interpreter per worker, the same on every platform; no start method
+    # is set globally.
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
+                             mp_context=get_context("spawn")) as pool:
+        futs = {pool.submit(_chunk_task, engine, cm, root.entropy, root.spawn_key, fb, nb,
+                            trials): fb for fb, nb in tasks}
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futs):
+            yield futs[fut], fut.result()
+
+
+def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Compiled,
+              parts: list[ChunkResult], trials: int, started: datetime, finished: datetime,
+              wall: float) -> SimulationResult:
+    S = cm.S
+
+    def cat(attr: str) -> np.ndarray:
+        return np.concatenate([getattr(p, attr) for p in parts], axis=0)
+
+    first = cat("first_base_month").ravel()
+    table = pd.DataFrame({
+        "trial": np.repeat(np.arange(trials, dtype=np.int64), S),
+        "state": pd.Categorical(np.tile(np.array(cm.ids, dtype=object), trials),
+                                categories=list(cm.ids)),
+        "first_base_month": pd.array(np.where(first >= 0, first, 0), dtype="Int32"),
+        "months_hosted": cat("months_hosted").ravel().astype(np.int32),
+        "closed": cat("closed").ravel(),
+        "vetoes": cat("vetoes").ravel().astype(np.int32),
+        "incidents": cat("incidents").ravel().astype(np.int64),
+        "final_w": cat("final_w").ravel(),
+        "final_p": cat("final_p").ravel(),
+        "final_s": cat("final_s").ravel(),
+        "final_h": cat("final_h").ravel(),
+    }, columns=list(TRIAL_COLUMNS))
+    table.loc[first < 0, "first_base_month"] = pd.NA
+
+    def total(attr: str) -> np.ndarray:
+        out = getattr(parts[0], attr).copy()
+        for p in parts[1:]:
+            out += getattr(p, attr)
+        return out
+
+    months = months_table(total("hist_w"), total("hist_p"), total("sum_w"), total("sum_p"),
+                          total("hosting"), trials, cm.ids)
+    summary = summarize(table, name=scenario.name, trials=trials, horizon=cm.T, seed=seed,
+                        engine=engine, state_ids=cm.ids)
+    summary["outputs_sha256"] = outputs_sha256(table)
+    return SimulationResult(
+        scenario=scenario, seed=seed, engine=engine, workers=workers, table=table,
+        months=months, summary=summary, started=started.isoformat(timespec="seconds"),
+        finished=finished.isoformat(timespec="seconds"), wall_seconds=wall,
+    )

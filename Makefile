@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:12])")
 
-.PHONY: run test lint bench clean install
+.PHONY: run test lint bench docs clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# Regenerate the key tables of docs/model.md from the schema in abm/config.py.
+docs: install
+	$(BIN)/python -c "import re,pathlib; from abm.config import schema_markdown as m; p=pathlib.Path('docs/model.md'); t=p.read_text(); a,r=t.split('<!-- schema:start -->\n',1); b=r.split('<!-- schema:end -->',1)[1]; p.write_text(a+'<!-- schema:start -->\n'+m()+'<!-- schema:end -->'+b)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,1 +1,315 @@
-def main(): pass
+"""The ``abm`` command line.
+
+Exit codes: 0 success; 1 internal error (or ``reproduce`` found a difference); 2 bad input,
+reported as one line on stderr naming the file, the dotted key, the value and what is
+allowed. Nothing is written when the input is bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import ConfigError, ResultsError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise ConfigError(flag, flag.lstrip("-"), text, "must be a positive integer") from None
+        if v < 1:
+            raise ConfigError(flag, flag.lstrip("-"), text, "must be a positive integer (>= 1)")
+        return v
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise ConfigError("--seed", "seed", text, "must be a non-negative integer") from None
+    if v < 0:
+        raise ConfigError("--seed", "seed", text, "must be a non-negative integer")
+    return v
+
+
+def _parser() -> _Parser:
+    p = _Parser(prog="abm", description="Monte Carlo simulator of US basing decisions in "
+                "Central Asia under Russian pressure.")
+    p.add_argument("--version", action="version", version=f"abm {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run a scenario and write a results directory")
+    r.add_argument("config", help="scenario TOML file")
+    r.add_argument("--trials", type=str, help="number of trials (default: the file's)")
+    r.add_argument("--seed", type=str, help="seed (default: the file's, else fresh entropy)")
+    r.add_argument("--months", type=str, help="horizon in months (default: the file's)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key by dotted path; VALUE is read as TOML (repeatable)")
+    r.add_argument("--workers", type=str, default="1", help="processes (default 1)")
+    r.add_argument("--engine", choices=("numpy", "mesa"), default="numpy")
+    r.add_argument("--out", help="results directory (default results/<name>/<run-id>)")
+    r.add_argument("--force", action="store_true", help="recompute even if the run exists")
+    r.add_argument("--json", action="store_true", help="print summary.json to stdout only")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
+    r.add_argument("--no-figures", action="store_true", help="skip drawing figures")
+
+    s = sub.add_parser("show", help="print a run's summary as a table")
+    s.add_argument("run_dir")
+    s.add_argument("--json", action="store_true", help="print summary.json instead")
+
+    pl = sub.add_parser("plot", help="(re)draw a run's figures into RUN_DIR/figures")
+    pl.add_argument("run_dir")
+
+    v = sub.add_parser("validate", help="check a scenario file and print it resolved")
+    v.add_argument("config")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    rp = sub.add_parser("reproduce", help="re-run from a manifest and compare outputs_sha256")
+    rp.add_argument("run_dir")
+    rp.add_argument("--workers", type=str, default=None, help="processes (default: as recorded)")
+    return p
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _note(args: argparse.Namespace, msg: str) -> None:
+    if not getattr(args, "quiet", False) and not getattr(args, "json", False):
+        print(msg, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _fmt_p(p: float, lo: float, hi: float) -> str:
+    return f"{p:6.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def format_summary(summary: dict[str, Any], where: str | None = None) -> str:
+    """The summary as a plain-text table (what ``abm show`` and ``abm run`` print)."""
+    s = summary
+    lines = [
+        f"{s['name']}: {s['trials']:,} trials, {s['horizon_months']} months, seed {s['seed']}, "
+        f"engine {s['engine']}",
+    ]
+    if where:
+        lines.append(f"results: {where}")
+    lines.append("P(base) is the probability that the US obtains a base within the horizon; "
+                 "[95% Wilson interval].")
+    head = (f"{'state':<6} {'P(base) [95% CI]':<24} {'P(veto)':>8} {'P(closed)':>9} "
+            f"{'months hosted':>13} {'incidents':>9} {'median 1st':>10} "
+            f"{'final w mean (5-95%)':>22}")
+    lines += [head, "-" * len(head)]
+    for sid, st in s["states"].items():
+        fw = st["final_willingness"]
+        med = st["median_first_base_month"]
+        lines.append(
+            f"{sid:<6} {_fmt_p(st['p_base'], st['ci_low'], st['ci_high']):<24} "
+            f"{st['p_veto']:>8.3f} {st['p_closed']:>9.3f} {st['mean_months_hosted']:>13.2f} "
+            f"{st['mean_incidents']:>9.2f} {('-' if med is None else str(med)):>10} "
+            f"{fw['mean']:>8.3f} ({fw['q05']:.2f}-{fw['q95']:.2f})")
+    a = s["any_base"]
+    lines.append(f"{'any':<6} {_fmt_p(a['p'], a['ci_low'], a['ci_high']):<24}")
+    lines.append(f"outputs_sha256: {s['outputs_sha256']}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .config import load_scenario
+    from .results import default_run_dir, read_run, run_id, write_run
+    from .runner import check_memory, simulate
+
+    trials = _positive_int("--trials")(args.trials) if args.trials is not None else None
+    months = _positive_int("--months")(args.months) if args.months is not None else None
+    workers = _positive_int("--workers")(args.workers)
+    seed = _seed(args.seed) if args.seed is not None else None
+    sc = load_scenario(args.config, args.overrides)
+    trials = sc.trials if trials is None else trials
+    check_memory(trials, len(sc.states), source="--trials" if args.trials else sc.source)
+    if seed is None:
+        seed = sc.seed if sc.seed is not None else int(np.random.SeedSequence().entropy)
+    if months is not None and any(sh.month >= months for sh in sc.shocks):
+        raise ConfigError("--months", "horizon_months", months,
+                          "a [[shocks]] entry falls at or after this month; use a longer horizon")
+    from dataclasses import replace
+
+    resolved = replace(sc, trials=trials, seed=seed,
+                       horizon_months=months if months is not None else sc.horizon_months)
+    rid = run_id(resolved.sha256(), trials, seed, args.engine, resolved.horizon_months)
+    run_dir = Path(args.out) if args.out else default_run_dir(Path("results"), sc.name, rid)
+
+    if run_dir.exists() and not args.force:
+        if not (run_dir / "manifest.json").exists():
+            raise ConfigError("--out", "out", str(run_dir),
+                              "exists and is not a results directory; choose another path")
+        try:
+            existing = read_run(run_dir)
+        except ResultsError as exc:
+            raise ConfigError("--out", "out", str(run_dir),
+                              f"exists but is damaged ({exc}); use --force to recompute") from None
+        if existing.manifest.get("run_id") != rid:
+            raise ConfigError("--out", "out", str(run_dir),
+                              "holds a different run; use --force to replace it or another --out")
+        _note(args, f"found existing results for this run in {run_dir} (use --force to "
+                    "recompute)")
+        _emit(args, existing.summary, run_dir)
+        return EXIT_OK
+
+    show_bar = (not args.quiet and not args.json and sys.stderr.isatty())
+    res = simulate(resolved, trials=trials, seed=seed, months=months, workers=workers,
+                   engine=args.engine, progress=show_bar)
+    write_run(res, run_dir, rid=rid, config=str(args.config), overrides=args.overrides,
+              figures=not args.no_figures, replace=args.force)
+    _note(args, f"wrote {run_dir} in {res.wall_seconds:.1f} s of simulation")
+    _emit(args, res.summary, run_dir)
+    return EXIT_OK
+
+
+def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path) -> None:
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_summary(summary, str(run_dir)))
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .results import read_run
+
+    run = read_run(args.run_dir)
+    if args.json:
+        print(json.dumps(run.summary, indent=2))
+    else:
+        print(format_summary(run.summary, str(run.path)))
+    return EXIT_OK
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import draw_figures
+    from .results import read_run
+
+    run = read_run(args.run_dir)
+    paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures")
+    for p in paths:
+        print(p)
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import tomli_w
+
+    from .config import load_scenario
+
+    sc = load_scenario(args.config, args.overrides)
+    print(f"# {args.config}: valid; resolved scenario (sha256 {sc.sha256()[:12]}) follows")
+    print(tomli_w.dumps(sc.to_dict()), end="")
+    return EXIT_OK
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .config import scenario_from_dict
+    from .results import read_run
+    from .runner import simulate
+    from .summary import TRIAL_COLUMNS, outputs_sha256
+
+    run = read_run(args.run_dir, verify=False)
+    m = run.manifest
+    try:
+        sc = scenario_from_dict(m["scenario"], source=str(run.path / "manifest.json"))
+        workers = (_positive_int("--workers")(args.workers) if args.workers
+                   else int(m.get("workers", 1)))
+        res = simulate(sc, trials=int(m["trials"]), seed=int(m["seed"]),
+                       months=int(m["horizon_months"]), engine=m["engine"], workers=workers)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ResultsError(
+            f"{run.path / 'manifest.json'}: cannot re-run from it ({exc!r})") from None
+    fresh = res.summary["outputs_sha256"]
+    recorded = m.get("outputs_sha256")
+    problems = []
+    if fresh != recorded:
+        problems.append(f"outputs_sha256 recorded {str(recorded)[:16]}... re-run {fresh[:16]}...")
+    try:
+        stored = run.table()
+        stored_hash = outputs_sha256(stored)
+    except Exception as exc:  # a damaged Parquet file: report, don't crash
+        stored, stored_hash = None, None
+        problems.append(f"trials.parquet unreadable: {exc}")
+    if stored_hash is not None and stored_hash != fresh:
+        problems.append(f"trials.parquet hashes to {stored_hash[:16]}... re-run {fresh[:16]}...")
+        if len(stored) != len(res.table):
+            problems.append(f"rows: stored {len(stored)}, re-run {len(res.table)}")
+        else:
+            for c in TRIAL_COLUMNS:
+                a, b = stored[c].astype(object), res.table[c].astype(object)
+                n_diff = int((~((a == b) | (a.isna() & b.isna()))).sum())
+                if n_diff:
+                    problems.append(f"column {c}: {n_diff} of {len(a)} rows differ")
+    if not problems:
+        print(f"reproduced {run.path}: outputs_sha256 {fresh} matches")
+        return EXIT_OK
+    print(f"NOT reproduced {run.path}:", file=sys.stderr)
+    for line in problems:
+        print(f"  {line}", file=sys.stderr)
+    return EXIT_FAIL
+
+
+_COMMANDS = {"run": _cmd_run, "show": _cmd_show, "plot": _cmd_plot, "validate": _cmd_validate,
+             "reproduce": _cmd_reproduce}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``abm`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"abm {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ResultsError as exc:
+        print(f"abm {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"abm {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: exit 1, one line, no traceback
+        if os.environ.get("ABM_DEBUG"):
+            raise
+        print(f"abm {args.command}: internal error: {type(exc).__name__}: {exc} "
+              "(set ABM_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def entry() -> NoReturn:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

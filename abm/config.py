@@ -649,7 +649,8 @@ def _schedule(prov: _Prov, key: str, v: Any, meta: dict[str, Any], horizon: int)
     for j, pair in enumerate(v):
         if (not isinstance(pair, list) or len(pair) != 2
                 or any(isinstance(x, bool) or not isinstance(x, int | float) for x in pair)):
-            raise _bad(prov, f"{key}[{j}]", pair, f"must be a pair [month, value]; {key} must be {form}")
+            raise _bad(prov, f"{key}[{j}]", pair,
+                       f"must be a pair [month, value]; {key} must be {form}")
         m = float(pair[0])
         if not math.isfinite(m) or m < 0 or m > horizon:
             raise _bad(prov, f"{key}[{j}]", pair,
@@ -838,3 +839,37 @@ def _check_rates(prov: _Prov, sc: Scenario) -> None:
         raise _bad(prov, "spillover.rate", sc.spillover.rate.to_toml(),
                    f"rate * instability * border/1000 km reaches {lam:g} incidents per month; "
                    f"at most {MAX_MONTHLY_INCIDENT_RATE:g} is supported")
+
+
+def schema_markdown() -> str:
+    """The key tables of ``docs/model.md``, generated from the dataclass metadata.
+
+    ``docs/model.md`` holds this text between ``<!-- schema:start -->`` and
+    ``<!-- schema:end -->``; a test checks they are equal (``make docs`` rewrites it).
+    """
+    out = []
+    for table, rows in schema().items():
+        head = "[[states]]" if table == "states" else f"[{table}]"
+        out.append(f"\n#### `{head}`\n")
+        out.append("| key | kind | unit | range | default | meaning |")
+        out.append("|---|---|---|---|---|---|")
+        for key, meta, default in rows:
+            dotted = f"states.<ID>.{key}" if table == "states" else f"{table}.{key}"
+            lo, hi = meta.get("lo"), meta.get("hi")
+            if lo is None:
+                rng = "-"
+            else:
+                rng = f"{'(' if meta.get('lo_open') else '['}{lo:g}, {hi:g}]"
+            kind = {"schedule": "number or schedule", "float": "number", "bool": "bool",
+                    "str": "string", "id": "string", "edges": "list"}[meta["kind"]]
+            if default is None:
+                dflt = "required" if key == "id" else "none"
+            elif isinstance(default, bool):
+                dflt = str(default).lower()
+            elif isinstance(default, str):
+                dflt = f'"{default}"'
+            else:
+                dflt = f"{default:g}" if isinstance(default, float) else str(default)
+            out.append(f"| `{dotted}` | {kind} | {meta['unit']} | {rng} | {dflt} | "
+                       f"{meta['doc']} |")
+    return "\n".join(out).lstrip("\n") + "\n"

@@ -9,6 +9,7 @@ Wilson for probabilities, a normal (CLT) interval for means, and the Kaplan-Meie
 from __future__ import annotations
 
 import hashlib
+import warnings
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,10 @@ def survival(first_base_month: np.ndarray, horizon: int, level: float = 0.95) ->
                              "ci_high": one})
     res = stats.ecdf(stats.CensoredData(uncensored=events, right=censored))
     sf = res.sf.evaluate(months)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # Greenwood's interval is undefined where S(t) is 0 or 1; those points are set
+        # to the estimate itself below.
+        warnings.simplefilter("ignore", RuntimeWarning)
         ci = res.sf.confidence_interval(level)
         lo, hi = ci.low.evaluate(months), ci.high.evaluate(months)
     lo = np.where(np.isnan(lo), sf, lo)

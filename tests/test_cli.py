@@ -1,0 +1,156 @@
+"""The `abm` command line, driven through its entry point in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import BASELINE, ROOT
+
+PNG = b"\x89PNG\r\n\x1a\n"
+SUMMARY_KEYS = {"name", "trials", "horizon_months", "seed", "engine", "any_base", "states",
+                "outputs_sha256"}
+STATE_KEYS = {"p_base", "ci_low", "ci_high", "p_closed", "p_veto", "mean_months_hosted",
+              "mean_incidents", "median_first_base_month", "final_willingness"}
+
+
+def abm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "abm", *map(str, args)], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "base"
+    r = abm("run", BASELINE, "--trials", "600", "--seed", "3", "--out", out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_run_writes_a_complete_results_directory(run_dir):
+    for f in ("manifest.json", "summary.json", "trials.parquet", "months.parquet"):
+        assert (run_dir / f).is_file(), f
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["trials"] == 600 and summary["seed"] == 3 and summary["engine"] == "numpy"
+    assert set(summary["any_base"]) >= {"p", "ci_low", "ci_high"}
+    assert list(summary["states"]) == ["KAZ", "KGZ", "TJK", "UZB", "TKM", "PAK"]
+    for st in summary["states"].values():
+        assert STATE_KEYS <= set(st)
+        assert 0 <= st["ci_low"] <= st["p_base"] <= st["ci_high"] <= 1
+        assert isinstance(st["p_veto"], float) and isinstance(st["mean_incidents"], float)
+        assert st["median_first_base_month"] is None or isinstance(
+            st["median_first_base_month"], int)
+        assert set(st["final_willingness"]) >= {"mean", "q05", "q50", "q95"}
+    assert len(summary["outputs_sha256"]) == 64
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for key in ("scenario", "scenario_sha256", "seed", "trials", "horizon_months", "engine",
+                "workers", "versions", "git", "platform", "started", "finished",
+                "wall_seconds", "outputs_sha256"):
+        assert key in manifest, key
+    assert set(manifest["versions"]) >= {"python", "numpy", "scipy", "mesa", "abm"}
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    assert list(trials.columns) == ["trial", "state", "first_base_month", "months_hosted",
+                                    "closed", "vetoes", "incidents", "final_w", "final_p",
+                                    "final_s", "final_h"]
+    assert len(trials) == 600 * 6
+    months = pd.read_parquet(run_dir / "months.parquet")
+    assert len(months) == 37 * 6
+    assert {"w_q05", "w_q50", "w_q95", "p_q25", "p_q75", "w_mean", "share_hosting"} <= set(
+        months.columns)
+
+
+def test_figures_are_pngs(run_dir):
+    figs = sorted((run_dir / "figures").glob("*.png"))
+    assert len(figs) >= 5
+    for f in figs:
+        assert f.read_bytes()[:8] == PNG, f
+
+
+def test_second_identical_run_reuses_the_directory(run_dir):
+    before = (run_dir / "manifest.json").stat().st_mtime_ns
+    r = abm("run", BASELINE, "--trials", "600", "--seed", "3", "--out", run_dir)
+    assert r.returncode == 0, r.stderr
+    assert "found existing results" in r.stderr
+    assert (run_dir / "manifest.json").stat().st_mtime_ns == before
+
+
+def test_json_prints_only_the_summary(run_dir):
+    r = abm("run", BASELINE, "--trials", "600", "--seed", "3", "--out", run_dir, "--json")
+    assert r.returncode == 0
+    assert json.loads(r.stdout) == json.loads((run_dir / "summary.json").read_text())
+
+
+def test_show_validate_plot(run_dir, tmp_path):
+    r = abm("show", run_dir)
+    assert r.returncode == 0 and "P(base)" in r.stdout and "UZB" in r.stdout
+    r = abm("validate", BASELINE, "--set", "russia.pressure=0.3")
+    assert r.returncode == 0
+    resolved = tomllib.loads(r.stdout)
+    assert resolved["russia"]["pressure"] == 0.3 and len(resolved["states"]) == 6
+    r = abm("plot", run_dir)
+    assert r.returncode == 0 and r.stdout.count(".png") >= 5
+
+
+def test_reproduce_passes_then_fails_on_tampering(run_dir, tmp_path):
+    import shutil
+
+    r = abm("reproduce", run_dir)
+    assert r.returncode == 0, r.stderr
+    assert "matches" in r.stdout
+    bad = tmp_path / "tampered"
+    shutil.copytree(run_dir, bad)
+    t = pd.read_parquet(bad / "trials.parquet")
+    t.loc[5, "incidents"] += 1
+    t.to_parquet(bad / "trials.parquet", index=False)
+    r = abm("reproduce", bad)
+    assert r.returncode == 1
+    assert "column incidents: 1 of" in r.stderr
+    r = abm("show", bad)  # reading a tampered file is an error, not a wrong number
+    assert r.returncode == 2 and "does not match the manifest" in r.stderr
+
+
+def test_default_results_location_and_run_id(tmp_path):
+    r = abm("run", BASELINE, "--trials", "50", "--seed", "1", "--quiet", "--no-figures",
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    dirs = list((tmp_path / "results" / "baseline_2021").iterdir())
+    assert len(dirs) == 1 and len(dirs[0].name) == 12
+    r2 = abm("run", BASELINE, "--trials", "50", "--seed", "2", "--quiet", "--no-figures",
+             cwd=tmp_path)
+    assert r2.returncode == 0
+    assert len(list((tmp_path / "results" / "baseline_2021").iterdir())) == 2
+    assert not list((tmp_path / "results" / "baseline_2021").glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["run", BASELINE, "--trials", "0"], r"--trials: trials = '0': must be a positive"),
+    (["run", BASELINE, "--set", "russia.presure=0.3"], r"did you mean 'pressure'"),
+    (["run", BASELINE, "--set", "russia.pressure"], r"expected KEY=VALUE"),
+    (["run", BASELINE, "--set", "states.XYZ.legal_bar=0.1"], r"unknown state id"),
+    (["run", BASELINE, "--seed", "-4"], r"--seed: seed = '-4'"),
+    (["run", BASELINE, "--months", "2"], None),  # valid: no shocks in the baseline
+    (["run", "no/such/file.toml"], r"file not found"),
+    (["run", BASELINE, "--engine", "julia"], r"invalid choice"),
+    (["validate", BASELINE, "--set", "dynamics.threshold=2"], r"dynamics\.threshold = 2"),
+    (["show", "no/such/dir"], r"no such results directory"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, pattern):
+    r = abm(*args, "--quiet", cwd=tmp_path) if args[0] == "run" else abm(*args, cwd=tmp_path)
+    if pattern is None:
+        assert r.returncode == 0, r.stderr
+        return
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    import re
+
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not (tmp_path / "results").exists()

@@ -80,6 +80,24 @@ def _parser() -> _Parser:
     v.add_argument("config")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
+    h = sub.add_parser("validate-history", help="run the recorded episodes; compare with the "
+                       "record (exit 1 if a recorded outcome is not the most likely)")
+    h.add_argument("configs", nargs="*", help="scenarios with a [record] table (default: "
+                   "experiments/opening_2001.toml experiments/baseline_2021.toml)")
+    h.add_argument("--trials", type=str, help="trials per episode (default: each file's)")
+    h.add_argument("--seed", type=str, help="seed (default: each file's)")
+    h.add_argument("--workers", type=str, default="1")
+    h.add_argument("--figure", help="also draw the comparison as a PNG at this path")
+
+    c = sub.add_parser("compare", help="change in P(base) of scenarios against a base, with "
+                       "paired intervals (same seed, same trials)")
+    c.add_argument("base", help="the reference scenario")
+    c.add_argument("others", nargs="+", help="scenarios to compare with it")
+    c.add_argument("--trials", type=str, help="trials (default: the base's)")
+    c.add_argument("--seed", type=str, help="seed (default: the base's)")
+    c.add_argument("--workers", type=str, default="1")
+    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
     rp = sub.add_parser("reproduce", help="re-run from a manifest and compare outputs_sha256")
     rp.add_argument("run_dir")
     rp.add_argument("--workers", type=str, default=None, help="processes (default: as recorded)")
@@ -278,8 +296,43 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_FAIL
 
 
+def _cmd_validate_history(args: argparse.Namespace) -> int:
+    from .history import HISTORY_FILES, history_markdown, validate_history
+
+    trials = _positive_int("--trials")(args.trials) if args.trials is not None else None
+    seed = _seed(args.seed) if args.seed is not None else None
+    workers = _positive_int("--workers")(args.workers)
+    paths = args.configs or [str(Path(p)) for p in HISTORY_FILES]
+    rows, results = validate_history(paths, trials=trials, seed=seed, workers=workers)
+    first = next(iter(results.values()))
+    print(history_markdown(rows, results))
+    if args.figure:
+        from .plots import draw_history
+
+        print(f"figure: {draw_history(rows, Path(args.figure), trials=first.trials)}")
+    failed = [r for r in rows if not r.most_likely]
+    if failed:
+        names = ", ".join(f"{r.scenario}/{r.state}" for r in failed)
+        print(f"the recorded outcome is not the most likely one for: {names}", file=sys.stderr)
+        return EXIT_FAIL
+    print("the recorded outcome is the most likely one for every state in every episode")
+    return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .history import compare, compare_markdown
+
+    trials = _positive_int("--trials")(args.trials) if args.trials is not None else None
+    seed = _seed(args.seed) if args.seed is not None else None
+    workers = _positive_int("--workers")(args.workers)
+    cmp = compare(args.base, args.others, trials=trials, seed=seed, workers=workers)
+    print(json.dumps(cmp, indent=2) if args.json else compare_markdown(cmp))
+    return EXIT_OK
+
+
 _COMMANDS = {"run": _cmd_run, "show": _cmd_show, "plot": _cmd_plot, "validate": _cmd_validate,
-             "reproduce": _cmd_reproduce}
+             "reproduce": _cmd_reproduce, "validate-history": _cmd_validate_history,
+             "compare": _cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -228,7 +228,7 @@ class Dynamics:
         0.5, "float", 0, 1, unit="willingness",
         doc="willingness at which another CSTO member likely consents")
     decision_width: float = _key(
-        0.05, "float", 0, 1, unit="willingness", lo_open=True,
+        0.08, "float", 0, 1, unit="willingness", lo_open=True,
         doc="width of the logistic decision curves")
     opinion_noise: float = _key(
         0.01, "float", 0, 1, unit="per month (s.d.)",
@@ -277,6 +277,9 @@ class State:
     csto: bool = _key(False, "bool", unit="switch", doc="CSTO member")
     afghan_border_km: float = _key(
         0.0, "float", 0, 10000, unit="km", doc="length of the border with Afghanistan")
+    spillover_exposure: float = _key(
+        1.0, "float", 0, 100, unit="multiplier",
+        doc="local multiplier on the border's incident rate (a surge on one border)")
     russia_dependence: float = _key(
         0.0, "float", 0, 1, unit="share", doc="remittances, trade and Russian troops, combined")
     legal_bar: float = _key(
@@ -332,6 +335,7 @@ class Scenario:
     network: Network = field(default_factory=Network)
     csto: Csto = field(default_factory=Csto)
     shocks: tuple[Shock, ...] = ()
+    record: tuple[tuple[str, bool], ...] = ()
     source: str = field(default="<dict>", compare=False)
 
     @property
@@ -354,6 +358,8 @@ class Scenario:
         out["shocks"] = [
             {k: v for k, v in vars(sh).items() if v is not None} for sh in self.shocks
         ]
+        if self.record:
+            out["record"] = dict(self.record)
         return out
 
     def sha256(self) -> str:
@@ -400,7 +406,7 @@ _TABLE_CLASSES = {
     "csto": Csto,
 }
 _TOP_KEYS = ("name", "description", "horizon_months", "trials", "seed", "extends",
-             "states", "shocks", *_TABLES)
+             "states", "shocks", "record", *_TABLES)
 
 
 def _table_to_dict(obj: Any) -> dict[str, Any]:
@@ -541,7 +547,7 @@ def apply_override(raw: dict[str, Any], key: str, value: Any) -> None:
     top = parts[0]
     if top not in _TOP_KEYS or top == "extends":
         raise ConfigError(src, key, value, _unknown(top, [k for k in _TOP_KEYS if k != "extends"]))
-    if top in ("name", "description", "horizon_months", "trials", "seed", "shocks"):
+    if top in ("name", "description", "horizon_months", "trials", "seed", "shocks", "record"):
         if len(parts) != 1:
             raise ConfigError(src, key, value, f"{top} has no sub-keys")
         raw[top] = value
@@ -794,6 +800,23 @@ def _shocks(prov: _Prov, raw: Any, ids: list[str], horizon: int) -> tuple[Shock,
     return tuple(out)
 
 
+def _record(prov: _Prov, raw: Any, ids: list[str]) -> tuple[tuple[str, bool], ...]:
+    """``[record]``: the recorded outcome per state (did the US get a base?), optional."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise _bad(prov, "record", raw, "must be a table {STATE_ID = true|false}")
+    out = []
+    for sid, v in raw.items():
+        if sid not in ids:
+            raise _bad(prov, f"record.{sid}", v, _unknown(str(sid), ids, what="state id"))
+        if not isinstance(v, bool):
+            raise _bad(prov, f"record.{sid}", v,
+                       "must be true (a US base within the horizon) or false")
+        out.append((sid, v))
+    return tuple(out)
+
+
 def _int(prov: _Prov, key: str, v: Any, lo: int, hi: int, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
         raise _bad(prov, key, v, f"must be {what}, an integer in [{lo}, {hi}]")
@@ -826,14 +849,16 @@ def _build(raw: dict[str, Any], prov: _Prov) -> Scenario:
         edges=_edges(prov, net_raw.get("edges") if isinstance(net_raw, dict) else None, ids),
     )
     shocks = _shocks(prov, raw.get("shocks"), ids, horizon)
+    record = _record(prov, raw.get("record"), ids)
     sc = Scenario(name=name, description=desc, horizon_months=horizon, trials=trials,
-                  seed=seed, states=states, shocks=shocks, source=prov.default, **tables)
+                  seed=seed, states=states, shocks=shocks, record=record, source=prov.default,
+                  **tables)
     _check_rates(prov, sc)
     return sc
 
 
 def _check_rates(prov: _Prov, sc: Scenario) -> None:
-    border = max(s.afghan_border_km for s in sc.states) / 1000.0
+    border = max(s.afghan_border_km * s.spillover_exposure for s in sc.states) / 1000.0
     lam = sc.spillover.rate.max() * sc.spillover.instability.max() * border
     if lam > MAX_MONTHLY_INCIDENT_RATE:
         raise _bad(prov, "spillover.rate", sc.spillover.rate.to_toml(),

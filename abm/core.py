@@ -40,7 +40,7 @@ class Compiled:
     W: np.ndarray                # (S, S) row-stochastic influence matrix
     csto: np.ndarray             # (S,) bool
     consent_rule: bool
-    exposure: np.ndarray         # (S,) border km / 1000
+    exposure: np.ndarray         # (S,) border km / 1000 * spillover_exposure
     w_init: np.ndarray           # (S,)
     p_init: np.ndarray           # (S,)
     h_init: np.ndarray           # (S,) bool
@@ -125,7 +125,7 @@ def compile_scenario(sc: Scenario, horizon: int | None = None) -> Compiled:
         ids=sc.state_ids, T=T, S=S, W=sc.influence_matrix(),
         csto=np.array([s.csto for s in st], dtype=bool),
         consent_rule=sc.csto.consent_rule,
-        exposure=per_state("afghan_border_km") / 1000.0,
+        exposure=per_state("afghan_border_km") / 1000.0 * per_state("spillover_exposure"),
         w_init=base["w0"].copy(), p_init=base["p0"].copy(),
         h_init=np.array([s.hosting for s in st], dtype=bool),
         R=r.pressure.values(T), C_R=r.campaign.values(T), I_R=r.inducements.values(T),

@@ -154,3 +154,24 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, patt
 
     assert re.search(pattern, lines[0]), lines[0]
     assert not (tmp_path / "results").exists()
+
+
+def test_internal_error_exits_1_with_one_line(monkeypatch, capsys):
+    from abm import cli
+
+    def boom(args):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setitem(cli._COMMANDS, "show", boom)
+    monkeypatch.delenv("ABM_DEBUG", raising=False)
+    assert cli.main(["show", "anything"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "internal error: RuntimeError: kaboom" in err[0]
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
+    r = abm("run", BASELINE, "--trials", "2000", "--seed", "1", "--no-figures",
+            "--out", tmp_path / "r")
+    assert r.returncode == 0
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]  # one note, no bar
+    assert r.stderr.startswith("wrote ") and "trial/s" not in r.stderr

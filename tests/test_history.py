@@ -1,0 +1,92 @@
+"""Scenario library, the historical check and paired counterfactual comparisons."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from abm.config import load_scenario
+from abm.history import HISTORY_FILES, compare, paired_difference, validate_history
+from tests.conftest import BASELINE, ROOT
+
+EXPERIMENTS = ROOT / "experiments"
+COUNTERFACTUALS = ("no_russian_pressure", "spillover_surge", "russia_distracted",
+                   "us_incentives_high", "csto_rule_lifted", "uzbek_bar_repealed")
+
+
+def test_every_episode_and_counterfactual_shares_the_baseline_dynamics():
+    base = load_scenario(BASELINE)
+    names = ("opening_2001", *COUNTERFACTUALS)
+    for name in names:
+        path = EXPERIMENTS / f"{name}.toml"
+        sc = load_scenario(path)
+        assert sc.name == name
+        assert sc.dynamics == base.dynamics, name
+        assert sc.network == base.network, name
+        assert path.read_text().startswith("# "), f"{name}: no opening comment block"
+
+
+def test_recorded_outcome_is_the_most_likely_for_every_state_in_both_episodes():
+    """The check of issue 8. 4,000 trials: the Wilson interval's lower end must clear 1/2,
+    so "most likely" holds beyond Monte Carlo error, not just in the point estimate."""
+    rows, _ = validate_history([ROOT / p for p in HISTORY_FILES], trials=4000)
+    assert {r.scenario for r in rows} == {"opening_2001", "baseline_2021"}
+    assert len(rows) == 12
+    for r in rows:
+        assert r.ci_low > 0.5, r
+    recorded = {(r.scenario, r.state): r.recorded for r in rows}
+    assert recorded[("opening_2001", "UZB")] and recorded[("opening_2001", "KGZ")]
+    assert recorded[("opening_2001", "PAK")] and not recorded[("opening_2001", "TKM")]
+    assert not any(v for (sc, _), v in recorded.items() if sc == "baseline_2021")
+
+
+def test_paired_difference_closed_form():
+    a = np.array([0, 1, 1, 0, 1], dtype=float)
+    b = np.array([1, 1, 1, 0, 1], dtype=float)
+    m, lo, hi = paired_difference(a, b)
+    d = b - a
+    half = 1.959963984540054 * d.std(ddof=1) / np.sqrt(5)
+    assert m == pytest.approx(0.2) and lo == pytest.approx(0.2 - half)
+    assert hi == pytest.approx(0.2 + half)
+
+
+def test_counterfactuals_move_the_states_they_should():
+    cmp = compare(BASELINE, [EXPERIMENTS / "uzbek_bar_repealed.toml",
+                             EXPERIMENTS / "csto_rule_lifted.toml"], trials=4000, seed=8)
+    rows = {(r["scenario"], r["state"]): r for r in cmp["rows"]}
+    uzb = rows[("uzbek_bar_repealed", "UZB")]
+    assert uzb["ci_low"] > 0.05  # repealing the bar clearly raises Uzbekistan's chance
+    tkm = rows[("uzbek_bar_repealed", "TKM")]
+    assert tkm["delta"] == 0.0
+    for sid in ("KAZ", "KGZ"):
+        assert rows[("csto_rule_lifted", sid)]["ci_low"] > 0.0  # the rule binds members
+    for sid in ("UZB", "TKM", "PAK"):  # non-members: the rule cannot matter to them
+        assert abs(rows[("csto_rule_lifted", sid)]["delta"]) < 0.005
+
+
+def test_compare_refuses_different_state_lists(tmp_path):
+    from abm.errors import ConfigError
+
+    other = tmp_path / "other.toml"
+    other.write_text('name = "other"\n[[states]]\nid = "KAZ"\n')
+    with pytest.raises(ConfigError, match="same states in the same order"):
+        compare(BASELINE, [other], trials=10, seed=1)
+
+
+def test_validate_history_command():
+    r = subprocess.run([sys.executable, "-m", "abm", "validate-history", "--trials", "2000"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "| opening_2001 | UZB | base |" in r.stdout
+    assert "most likely one for every state" in r.stdout
+
+
+def test_validate_history_needs_a_record(tmp_path):
+    f = tmp_path / "norecord.toml"
+    f.write_text('name = "x"\n[[states]]\nid = "AA"\n')
+    r = subprocess.run([sys.executable, "-m", "abm", "validate-history", str(f)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "a [record] table" in r.stderr

@@ -1,0 +1,625 @@
+"""The Mesa engine: one :class:`mesa.Model` per trial, agreeing with the numpy core.
+
+This is the second engine behind ``simulate(..., engine="mesa")``. Each trial is a
+:class:`BasingModel` holding one :class:`StateAgent` per candidate host state, placed on a
+Mesa :class:`~mesa.discrete_space.Network` built with networkx from the influence matrix
+``W``. Russia, the United States and Afghanistan are model-level drivers read from the
+:class:`~abm.core.Compiled` arrays for the current month. The equations are not restated
+here: agents call the functions of :mod:`abm.dynamics` on their own values (1-element
+arrays), the model calls them for the region-wide drill pulse and the CSTO consent rule,
+so the same float operations run in the same order as in :func:`abm.core.run_blocks` and
+trial ``i`` ends bit for bit where the core's trial ``i`` ends.
+
+The tape (a contract)
+---------------------
+The agents never draw random numbers. A model replays a *tape*: the draws of
+:mod:`abm.rng`, generated exactly as the core generates them and stored by month.
+
+For block ``b`` of a run with root seed sequence ``root``, :func:`block_tape` calls
+``abm.rng.block_generators(root, b)`` once and then ``abm.rng.draw_month`` once per month
+``t = 0 .. T-1`` into ``MonthDraws.empty(BLOCK_SIZE, S, cm.noise_on)``, copying each
+month into
+
+==============  ==========================  ==============================================
+field           shape                       use in month ``t``
+==============  ==========================  ==============================================
+``u_threat``    ``(T, BLOCK_SIZE, S)``      incidents, ``poisson_inverse`` (per agent)
+``u_drill``     ``(T, BLOCK_SIZE)``         drills, ``poisson_inverse`` (per model)
+``z_p``         ``(T, BLOCK_SIZE, S)``      opinion noise; ``None`` when noise is off
+``z_w``         ``(T, BLOCK_SIZE, S)``      willingness noise; ``None`` when noise is off
+``u_decide``    ``(T, BLOCK_SIZE, S)``      agreement or closure (per agent)
+``u_consent``   ``(T, BLOCK_SIZE, S)``      CSTO consent (per agent)
+==============  ==========================  ==============================================
+
+Trial ``i`` is row ``i % BLOCK_SIZE`` of block ``i // BLOCK_SIZE``; its
+:class:`TrialTape` is that row, arrays ``(T, S)`` (``u_drill``: ``(T,)``), and state ``j``
+(scenario order) reads column ``j``. Month ``t`` of the tape does not depend on the
+horizon, so a shorter run replays a prefix of the same trajectory.
+
+Month ``t`` of :meth:`BasingModel.step`, in the core's order: attributes in force for
+month ``t`` (after shocks) and the shocks' jumps of ``w``/``p``; drill count (model);
+CSTO consent probabilities from month-``t`` willingness (model); every agent computes its
+next state from month-``t`` values (``agents.do("compute")``); the drill pulse decays
+and grows (model); every agent applies its next state and counts events
+(``agents.do("apply")``); the :class:`~mesa.DataCollector` records month ``t + 1``.
+
+Mesa's own generators (``model.rng``, ``model.random``) are seeded (see
+:func:`mesa_seed`) so that nothing depends on OS entropy, but the dynamics never use
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mesa
+import networkx as nx
+import numpy as np
+from mesa.discrete_space import FixedAgent, Network
+
+from . import dynamics as dyn
+from .config import Scenario, load_scenario
+from .core import HIST_BINS, ChunkResult, Compiled, _fixed, _hist, compile_scenario
+from .rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month, resolve_seed
+
+__all__ = [
+    "BlockTape",
+    "TrialTape",
+    "StateAgent",
+    "BasingModel",
+    "block_tape",
+    "influence_graph",
+    "mesa_seed",
+    "model_for_trial",
+    "run_blocks_mesa",
+    "MESA_STREAM",
+]
+
+#: Spawn-key slot of the per-trial seed handed to ``mesa.Model`` (the contract's streams
+#: of a block use slots 0, 1 and 2 in keys of the same length; this key is one longer).
+MESA_STREAM = 3
+
+
+# --------------------------------------------------------------------------- the tape
+
+
+@dataclass(frozen=True)
+class TrialTape:
+    """The draws of one trial, by month. See the module docstring for the contract.
+
+    Attributes
+    ----------
+    u_threat, u_decide, u_consent : ndarray, shape (T, S)
+        Uniforms in [0, 1).
+    u_drill : ndarray, shape (T,)
+        Uniforms in [0, 1).
+    z_p, z_w : ndarray, shape (T, S), or None
+        Standard normals; ``None`` when both noise scales are zero.
+    """
+
+    u_threat: np.ndarray
+    u_drill: np.ndarray
+    z_p: np.ndarray | None
+    z_w: np.ndarray | None
+    u_decide: np.ndarray
+    u_consent: np.ndarray
+
+    @property
+    def T(self) -> int:
+        """Months of draws on the tape."""
+        return self.u_drill.shape[0]
+
+
+@dataclass(frozen=True)
+class BlockTape:
+    """The draws of one block of :data:`~abm.rng.BLOCK_SIZE` trials.
+
+    Arrays have shape ``(T, BLOCK_SIZE, S)``; ``u_drill`` has shape ``(T, BLOCK_SIZE)``.
+    """
+
+    block: int
+    u_threat: np.ndarray
+    u_drill: np.ndarray
+    z_p: np.ndarray | None
+    z_w: np.ndarray | None
+    u_decide: np.ndarray
+    u_consent: np.ndarray
+
+    def trial(self, row: int, copy: bool = False) -> TrialTape:
+        """Row ``row`` of the block as a :class:`TrialTape` (views unless ``copy``)."""
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            x = a[:, row]
+            return x.copy() if copy else x
+
+        return TrialTape(take(self.u_threat), take(self.u_drill), take(self.z_p),
+                         take(self.z_w), take(self.u_decide), take(self.u_consent))
+
+
+def block_tape(cm: Compiled, root: np.random.SeedSequence, block: int) -> BlockTape:
+    """Generate block ``block``'s draws for months ``0 .. cm.T - 1``, as the core does.
+
+    Parameters
+    ----------
+    cm : Compiled
+        The scenario as arrays (its ``T``, ``S`` and ``noise_on`` fix the draws).
+    root : SeedSequence
+        The run's root seed sequence.
+    block : int
+        Block index (trials ``block * BLOCK_SIZE`` onwards).
+
+    Returns
+    -------
+    BlockTape
+    """
+    T, S, B = cm.T, cm.S, BLOCK_SIZE
+    gens = [block_generators(root, block)]
+    month = MonthDraws.empty(B, S, cm.noise_on)
+    out = {name: np.empty((T, B, S)) for name in ("u_threat", "u_decide", "u_consent")}
+    out["u_drill"] = np.empty((T, B))
+    noise = {name: (np.empty((T, B, S)) if cm.noise_on else None) for name in ("z_p", "z_w")}
+    for t in range(T):
+        draw_month(gens, month)
+        for name, arr in out.items():
+            arr[t] = getattr(month, name)
+        for name, arr in noise.items():
+            if arr is not None:
+                arr[t] = getattr(month, name)
+    return BlockTape(block=block, **out, **noise)
+
+
+def mesa_seed(root: np.random.SeedSequence, trial: int) -> np.random.SeedSequence:
+    """The seed sequence given to ``mesa.Model`` for ``trial`` (unused by the dynamics).
+
+    ``SeedSequence(root.entropy, spawn_key=root.spawn_key + (block, MESA_STREAM, row))``:
+    distinct per trial and seed, and never equal to a stream of the draw contract.
+    """
+    b, row = divmod(int(trial), BLOCK_SIZE)
+    return np.random.SeedSequence(root.entropy,
+                                  spawn_key=(*root.spawn_key, b, MESA_STREAM, row))
+
+
+# --------------------------------------------------------------------------- agents
+
+
+class StateAgent(FixedAgent):
+    """A candidate host state, fixed to its node of the influence network.
+
+    Parameters
+    ----------
+    model : BasingModel
+        The model (a trial) the agent belongs to.
+    index : int
+        Position of the state in the scenario (column of every ``(T, S)`` array).
+
+    Attributes
+    ----------
+    id : str
+        State code, e.g. ``"KAZ"``.
+    csto : bool
+        CSTO member.
+    exposure : float
+        Afghan border length / 1000 km.
+    dependence, legal_bar, responsiveness, stubbornness, w0, p0 : float
+        Attributes in force for the current month (after shocks); ``w0``, ``p0`` are the
+        Friedkin-Johnsen anchors of willingness and public support.
+    w, p : float
+        Willingness and public support, in [0, 1].
+    s : float
+        Threat stock from Afghan spillover, >= 0.
+    h : bool
+        Hosting a US base.
+    first_base_month : int
+        ``t + 1`` if a base first opened during month ``t``; 0 if hosting at month 0;
+        -1 if never (the core's convention).
+    months_hosted, vetoes, incidents : int
+        Months that ended with a base, CSTO vetoes, spillover incidents.
+    closed : bool
+        A base was closed during the run.
+    """
+
+    def __init__(self, model: BasingModel, index: int) -> None:
+        super().__init__(model)
+        cm = model.cm
+        self.index = index
+        self.id = cm.ids[index]
+        self.csto = bool(cm.csto[index])
+        self.exposure = cm.exposure[index]
+        self.w = float(cm.w_init[index])
+        self.p = float(cm.p_init[index])
+        self.s = 0.0
+        self.h = bool(cm.h_init[index])
+        self.first_base_month = 0 if self.h else -1
+        self.months_hosted = 0
+        self.closed = False
+        self.vetoes = 0
+        self.incidents = 0
+        self.observe(0)
+        self._next: tuple | None = None
+        self._listen: list[tuple[int, StateAgent]] | None = None
+        self._W_rep: np.ndarray | None = None
+
+    def observe(self, t: int) -> None:
+        """Take the attributes in force for month ``t`` (shocks included)."""
+        cm, i = self.model.cm, self.index
+        self.dependence = cm.dep[t, i]
+        self.legal_bar = cm.legal_bar[t, i]
+        self.responsiveness = cm.resp[t, i]
+        self.stubbornness = cm.stub[t, i]
+        self.w0 = cm.w0[t, i]
+        self.p0 = cm.p0[t, i]
+
+    def listen_weights(self) -> np.ndarray:
+        """Row ``W_i`` rebuilt from the network: own weight and the weights of the ties.
+
+        Returns
+        -------
+        ndarray, shape (S,)
+        """
+        G = self.model.grid.G
+        row = np.zeros(self.model.cm.S)
+        row[self.index] = G.nodes[self.index]["self_weight"]
+        for j in self.cell.connections:
+            row[j] = G.edges[self.index, j]["weight"]
+        return row
+
+    def _neighbour_sum(self) -> np.ndarray:
+        """``sum_j W_ij w_j`` over the states this agent listens to, shape (1,)."""
+        if self._listen is None:
+            # The network is static: who this agent listens to is read from it once.
+            S = self.model.cm.S
+            self._listen = [(j, cell.agents[0]) for j, cell in self.cell.connections.items()]
+            # neighbour_sum counts its terms by W.shape[0], so the one row is repeated to
+            # a square matrix; each output element is the core's index-ordered sum.
+            self._W_rep = np.broadcast_to(self.listen_weights(), (S, S))
+        w_seen = np.zeros(self.model.cm.S)
+        w_seen[self.index] = self.w
+        for j, other in self._listen:
+            w_seen[j] = other.w
+        return dyn.neighbour_sum(w_seen, self._W_rep)[0:1]
+
+    def compute(self) -> None:
+        """Next month's values from this month's (nothing visible changes yet)."""
+        m = self.model
+        cm, par, tape, t, i = m.cm, m.cm.par, m.tape, m.month, self.index
+        w = np.array([self.w])
+        p = np.array([self.p])
+        s = np.array([self.s])
+        h = np.array([self.h])
+        k = dyn.poisson_inverse(tape.u_threat[t, i:i + 1], cm.spill[t] * self.exposure)
+        P = dyn.pressure(cm.R[t], m.pulse, w, h, par["reactive_gain"], par["alarm_level"],
+                         par["hosting_penalty"])
+        p_new = dyn.opinion_update(
+            p, self.p0, h, cm.C_US[t], cm.C_R[t], par["opinion_anchor"],
+            par["us_campaign_effect"], par["russia_campaign_effect"], par["sovereignty_cost"],
+            par["opinion_noise"], None if tape.z_p is None else tape.z_p[t, i:i + 1])
+        w_new = dyn.willingness_update(
+            w, self.w0, p, P, s, h, self._neighbour_sum(),
+            stubbornness=self.stubbornness, responsiveness=self.responsiveness,
+            dependence=self.dependence, D=cm.D[t], I_us=cm.I_US[t], I_r=cm.I_R[t],
+            pressure_effect=par["pressure_effect"], incentive_effect=par["incentive_effect"],
+            security_us=par["security_us"], security_russia=par["security_russia"],
+            retaliation=par["retaliation"], rent_effect=par["rent_effect"],
+            noise=par["willingness_noise"],
+            z=None if tape.z_w is None else tape.z_w[t, i:i + 1])
+        consent_p = None if m.consent_p is None else m.consent_p[i:i + 1]
+        h_new, opened, vetoed, closed = dyn.decide(
+            h, w, par["threshold"] + self.legal_bar, cm.D[t], par["decision_width"],
+            par["close_threshold"], consent_p, tape.u_decide[t, i:i + 1],
+            tape.u_consent[t, i:i + 1])
+        s_new = dyn.threat_update(s, k, par["spill_decay"], par["spill_shock"])
+        self._next = (float(w_new[0]), float(p_new[0]), float(s_new[0]), bool(h_new[0]),
+                      bool(opened[0]), bool(vetoed[0]), bool(closed[0]), int(k[0]))
+
+    def apply(self) -> None:
+        """Make the computed month visible and count its events."""
+        w, p, s, h, opened, vetoed, closed, k = self._next
+        if opened and self.first_base_month < 0:
+            self.first_base_month = self.model.month + 1
+        self.vetoes += vetoed
+        self.closed = self.closed or closed
+        self.incidents += k
+        self.w, self.p, self.s, self.h = w, p, s, h
+        self.months_hosted += h
+        self._next = None
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def influence_graph(cm: Compiled) -> nx.DiGraph:
+    """The influence matrix as a directed graph of who listens to whom.
+
+    Node ``i`` (attributes ``id`` and ``self_weight = W_ii``) has an edge ``i -> j`` with
+    ``weight = W_ij`` for every other state ``j`` it listens to (``W_ij > 0``), so a
+    node's Mesa neighbourhood is the set of states that move it.
+    """
+    G = nx.DiGraph()
+    for i, sid in enumerate(cm.ids):
+        G.add_node(i, id=sid, self_weight=float(cm.W[i, i]))
+    for i in range(cm.S):
+        for j in range(cm.S):
+            if i != j and cm.W[i, j] != 0.0:
+                G.add_edge(i, j, weight=float(cm.W[i, j]))
+    return G
+
+
+class BasingModel(mesa.Model):
+    """One trial of a scenario, as Mesa agents replaying a tape of draws.
+
+    Parameters
+    ----------
+    cm : Compiled
+        The scenario as arrays (:func:`abm.core.compile_scenario`).
+    tape : TrialTape
+        This trial's draws, at least ``cm.T`` months (see the module docstring).
+    trial : int, optional
+        The trial's index in its run, for reference only.
+    rng : SeedSequence, int or Generator, optional
+        Seed for Mesa's own generators, which the dynamics never use. Default: 0, so a
+        model never depends on OS entropy.
+
+    Attributes
+    ----------
+    month : int
+        Months simulated so far (the month the next :meth:`step` simulates).
+    states : tuple of StateAgent
+        The agents in scenario order.
+    grid : mesa.discrete_space.Network
+        The influence network (:func:`influence_graph`).
+    pulse : ndarray, shape (1,)
+        Region-wide drill pulse currently added to the pressure on every state.
+    datacollector : mesa.DataCollector
+        ``w``, ``p``, ``s``, ``h`` (and ``state``, the code) per agent per month; Mesa's
+        ``Step`` is the month, 0 being the start; model-level ``pulse``.
+    seed : int or None
+        The run's seed (root entropy) when built by :func:`model_for_trial`.
+
+    Examples
+    --------
+    >>> from abm.mesa_engine import model_for_trial
+    >>> model = model_for_trial("experiments/baseline_2021.toml", trial=7)  # doctest: +SKIP
+    >>> model.step(); model.run()                                            # doctest: +SKIP
+    >>> model.datacollector.get_agent_vars_dataframe().xs(36, level="Step")  # doctest: +SKIP
+    """
+
+    def __init__(self, cm: Compiled, tape: TrialTape, *, trial: int | None = None,
+                 rng: np.random.SeedSequence | int | np.random.Generator | None = None) -> None:
+        if tape.T < cm.T:
+            raise ValueError(f"the tape holds {tape.T} months of draws; the scenario needs "
+                             f"{cm.T} (horizon_months)")
+        if tape.u_threat.shape[1:] != (cm.S,):
+            raise ValueError(f"the tape has {tape.u_threat.shape[1:]} states per month; "
+                             f"the scenario has ({cm.S},)")
+        if cm.noise_on and tape.z_p is None:
+            raise ValueError("the scenario has noise but the tape holds no normal draws")
+        super().__init__(rng=0 if rng is None else rng)
+        self.cm = cm
+        self.tape = tape
+        self.trial = trial
+        self.seed: int | None = None  # the run's seed, when known (model_for_trial sets it)
+        self.month = 0
+        self.pulse = np.zeros(1)
+        self.consent_p: np.ndarray | None = None
+        self._use_consent = cm.consent_rule and bool(cm.csto.any())
+        self.grid = Network(influence_graph(cm), random=self.random)
+        self.states = tuple(StateAgent(self, i) for i in range(cm.S))
+        for agent in self.states:
+            agent.cell = self.grid[agent.index]
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"pulse": "pulse_value"},
+            agent_reporters={"state": "id", "w": "w", "p": "p", "s": "s", "h": "h"},
+        )
+        self.datacollector.collect(self)
+        self.running = cm.T > 0
+
+    @property
+    def pulse_value(self) -> float:
+        """The drill pulse as a float (for the DataCollector)."""
+        return float(self.pulse[0])
+
+    def step(self) -> None:
+        """Simulate month ``self.month`` and record the start of the next month."""
+        cm, par, t = self.cm, self.cm.par, self.month
+        if t >= cm.T:
+            self.steps -= 1  # Mesa counted this call before it reached us
+            raise ValueError(f"the model has run its horizon of {cm.T} months")
+        for agent in self.states:
+            agent.observe(t)
+        for i, var, op, val in cm.jumps.get(t, ()):
+            agent = self.states[i]
+            x = np.array([getattr(agent, var)])
+            x = np.clip(x + val, 0.0, 1.0) if op == "add" else np.full(1, val)
+            setattr(agent, var, float(x[0]))
+        n_drills = dyn.poisson_inverse(self.tape.u_drill[t:t + 1], cm.drill_rate[t])
+        if self._use_consent:
+            w_now = np.array([a.w for a in self.states])
+            self.consent_p = dyn.consent_probability(
+                w_now, cm.csto, par["consent_threshold"], par["decision_width"],
+                par["veto_strength"], cm.R[t])
+        self.agents.do("compute")
+        self.pulse = dyn.drill_update(self.pulse, n_drills, par["drill_decay"],
+                                      par["drill_pulse"])
+        self.agents.do("apply")
+        self.month = t + 1
+        self.running = self.month < cm.T
+        self.datacollector.collect(self)
+
+    def run(self) -> BasingModel:
+        """Step to the horizon; returns the model for chaining."""
+        while self.month < self.cm.T:
+            self.step()
+        return self
+
+    def trajectories(self) -> dict[str, np.ndarray]:
+        """The recorded ``w``, ``p``, ``s``, ``h``, arrays of shape ``(month + 1, S)``.
+
+        Read from the DataCollector: row ``t`` is the start of month ``t``, columns are
+        states in scenario order.
+        """
+        df = self.datacollector.get_agent_vars_dataframe()
+        n = self.month + 1
+        return {v: df[v].to_numpy().reshape(n, self.cm.S) for v in ("w", "p", "s", "h")}
+
+    def outcomes(self) -> dict[str, np.ndarray]:
+        """Per-state outcome counters, arrays of shape ``(S,)`` in the core's dtypes."""
+        a = self.states
+        return {
+            "first_base_month": np.array([x.first_base_month for x in a], dtype=np.int32),
+            "months_hosted": np.array([x.months_hosted for x in a], dtype=np.int32),
+            "closed": np.array([x.closed for x in a], dtype=bool),
+            "vetoes": np.array([x.vetoes for x in a], dtype=np.int32),
+            "incidents": np.array([x.incidents for x in a], dtype=np.int64),
+            "final_w": np.array([x.w for x in a]),
+            "final_p": np.array([x.p for x in a]),
+            "final_s": np.array([x.s for x in a]),
+            "final_h": np.array([x.h for x in a], dtype=bool),
+        }
+
+
+def _release(model: BasingModel) -> None:
+    # Mesa 3.3 keys its unique_id counters by model instance in a class-level dict, which
+    # would keep every finished model (and its view of a block tape) alive forever.
+    mesa.Agent._ids.pop(model, None)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _trial_models(cm: Compiled, root: np.random.SeedSequence, first_block: int,
+                  n_blocks: int, n_trials: int) -> Iterator[BasingModel]:
+    for b in range(first_block, first_block + n_blocks):
+        rows = max(0, min(BLOCK_SIZE, n_trials - b * BLOCK_SIZE))
+        if rows == 0:
+            continue
+        tape = block_tape(cm, root, b)
+        for row in range(rows):
+            trial = b * BLOCK_SIZE + row
+            yield BasingModel(cm, tape.trial(row), trial=trial, rng=mesa_seed(root, trial))
+
+
+def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int,
+                    n_blocks: int, n_trials: int) -> ChunkResult:
+    """Simulate blocks ``first_block .. first_block + n_blocks - 1`` with Mesa agents.
+
+    Same signature and result as :func:`abm.core.run_blocks`: every valid trial
+    (``< n_trials``) of the blocks runs as a :class:`BasingModel` on its row of the
+    block's tape; the per-month accumulators are computed from the trials' recorded
+    trajectories with the core's own :func:`~abm.core._hist` and
+    :func:`~abm.core._fixed`, so they are integers equal to the core's.
+
+    Parameters
+    ----------
+    cm : Compiled
+        The scenario as arrays.
+    root : SeedSequence
+        The run's root seed sequence (see :mod:`abm.rng`).
+    first_block, n_blocks : int
+        Which blocks.
+    n_trials : int
+        Total trials in the run; rows at or beyond it are not simulated.
+
+    Returns
+    -------
+    ChunkResult for the trials of these blocks that are ``< n_trials``.
+    """
+    T, S = cm.T, cm.S
+    start = first_block * BLOCK_SIZE
+    outs: list[dict[str, np.ndarray]] = []
+    traj: list[dict[str, np.ndarray]] = []
+    for model in _trial_models(cm, root, first_block, n_blocks, n_trials):
+        model.run()
+        outs.append(model.outcomes())
+        traj.append(model.trajectories())
+        _release(model)
+    m = len(outs)
+
+    def stack(name: str, dtype: type | np.dtype) -> np.ndarray:
+        if m == 0:
+            return np.zeros((0, S), dtype=dtype)
+        return np.stack([o[name] for o in outs])
+
+    w = np.stack([x["w"] for x in traj]) if m else np.zeros((0, T + 1, S))
+    p = np.stack([x["p"] for x in traj]) if m else np.zeros((0, T + 1, S))
+    h = np.stack([x["h"] for x in traj]).astype(bool) if m else np.zeros((0, T + 1, S), bool)
+
+    nb_bins = HIST_BINS + 2
+    hist_w = np.zeros((T + 1, S, nb_bins), dtype=np.int64)
+    hist_p = np.zeros((T + 1, S, nb_bins), dtype=np.int64)
+    sum_w = np.zeros((T + 1, S), dtype=np.int64)
+    sum_p = np.zeros((T + 1, S), dtype=np.int64)
+    host_n = np.zeros((T + 1, S), dtype=np.int64)
+    for t in range(T + 1):
+        hist_w[t] = _hist(w[:, t], S)
+        hist_p[t] = _hist(p[:, t], S)
+        sum_w[t] = _fixed(w[:, t])
+        sum_p[t] = _fixed(p[:, t])
+        host_n[t] = h[:, t].sum(axis=0)
+
+    return ChunkResult(
+        start=start,
+        first_base_month=stack("first_base_month", np.int32),
+        months_hosted=stack("months_hosted", np.int32),
+        closed=stack("closed", bool),
+        vetoes=stack("vetoes", np.int32),
+        incidents=stack("incidents", np.int64),
+        final_w=stack("final_w", np.float64),
+        final_p=stack("final_p", np.float64),
+        final_s=stack("final_s", np.float64),
+        final_h=stack("final_h", bool),
+        hist_w=hist_w, hist_p=hist_p, sum_w=sum_w, sum_p=sum_p, hosting=host_n,
+    )
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def model_for_trial(scenario: Scenario | str | Path, trial: int,
+                    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+                    *, months: int | None = None) -> BasingModel:
+    """The Mesa model of one trial of a run, not yet stepped.
+
+    Trial ``trial`` of ``simulate(scenario, seed=seed)`` (any number of trials above
+    ``trial``, either engine) follows exactly the trajectory this model follows.
+
+    Parameters
+    ----------
+    scenario : Scenario or path
+        A validated scenario, or a TOML file to load.
+    trial : int
+        Trial index, >= 0.
+    seed : int, SeedSequence, Generator or None, optional
+        Default: the scenario's ``seed``; if that is absent too, fresh OS entropy (the
+        seed used is then ``model.seed``).
+    months : int, optional
+        Horizon override (default: ``horizon_months``).
+
+    Returns
+    -------
+    BasingModel
+        Call ``.step()`` month by month or ``.run()``; read
+        ``.datacollector.get_agent_vars_dataframe()``.
+
+    Raises
+    ------
+    TypeError
+        If ``trial`` is not an integer.
+    ValueError
+        If ``trial`` is negative.
+    """
+    if isinstance(trial, bool) or not isinstance(trial, int | np.integer):
+        raise TypeError(f"trial must be an integer, got {trial!r}")
+    if trial < 0:
+        raise ValueError(f"trial must be >= 0, got {trial}")
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    root = resolve_seed(scenario.seed if seed is None else seed)
+    cm = compile_scenario(scenario, horizon=months)
+    b, row = divmod(int(trial), BLOCK_SIZE)
+    tape = block_tape(cm, root, b).trial(row, copy=True)
+    model = BasingModel(cm, tape, trial=int(trial), rng=mesa_seed(root, trial))
+    model.seed = root.entropy
+    return model

@@ -271,7 +271,8 @@ def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Comp
     months = months_table(total("hist_w"), total("hist_p"), total("sum_w"), total("sum_p"),
                           total("hosting"), trials, cm.ids)
     summary = summarize(table, name=scenario.name, trials=trials, horizon=cm.T, seed=seed,
-                        engine=engine, state_ids=cm.ids)
+                        engine=engine, state_ids=cm.ids,
+                        state_names=tuple(st.name or st.id for st in scenario.states))
     summary["outputs_sha256"] = outputs_sha256(table)
     return SimulationResult(
         scenario=scenario, seed=seed, engine=engine, workers=workers, table=table,

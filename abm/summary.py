@@ -96,7 +96,8 @@ def _km_median(first: np.ndarray, horizon: int) -> float | None:
 
 
 def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed: int,
-              engine: str, state_ids: tuple[str, ...]) -> dict[str, Any]:
+              engine: str, state_ids: tuple[str, ...],
+              state_names: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The ``summary.json`` dict (without ``outputs_sha256``, added by the caller)."""
     S = len(state_ids)
     fb = table["first_base_month"].to_numpy(dtype=np.float64, na_value=np.nan).reshape(trials, S)
@@ -127,6 +128,7 @@ def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed
         fw_m, fw_lo, fw_hi = mean_ci(fw)
         given = fb[got[:, i], i]
         out["states"][sid] = {
+            "name": state_names[i] if state_names else sid,
             "p_base": k / trials,
             "ci_low": lo,
             "ci_high": hi,

@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(flag: str):
+def _positive_int(flag: str, hi: int | None = None):
+    """Parser of a positive integer option; ``hi`` is the largest value a file may hold."""
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -34,8 +35,15 @@ def _positive_int(flag: str):
             raise ConfigError(flag, flag.lstrip("-"), text, "must be a positive integer") from None
         if v < 1:
             raise ConfigError(flag, flag.lstrip("-"), text, "must be a positive integer (>= 1)")
+        if hi is not None and v > hi:
+            raise ConfigError(flag, flag.lstrip("-"), text,
+                              f"must be a positive integer in [1, {hi}]")
         return v
     return parse
+
+
+#: Largest seed (as in a scenario file): SeedSequence entropy of 128 bits.
+_MAX_SEED = 2**128 - 1
 
 
 def _seed(text: str) -> int:
@@ -43,8 +51,9 @@ def _seed(text: str) -> int:
         v = int(text)
     except ValueError:
         raise ConfigError("--seed", "seed", text, "must be a non-negative integer") from None
-    if v < 0:
-        raise ConfigError("--seed", "seed", text, "must be a non-negative integer")
+    if not 0 <= v <= _MAX_SEED:
+        raise ConfigError("--seed", "seed", text,
+                          "must be a non-negative integer in [0, 2**128 - 1]")
     return v
 
 
@@ -68,6 +77,25 @@ def _parser() -> _Parser:
     r.add_argument("--json", action="store_true", help="print summary.json to stdout only")
     r.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
     r.add_argument("--no-figures", action="store_true", help="skip drawing figures")
+
+    sw = sub.add_parser("sweep", help="run a parameter sweep / sensitivity design ([sweep] table)")
+    sw.add_argument("config", help="experiment TOML file with a [sweep] table")
+    ex = sw.add_mutually_exclusive_group()
+    ex.add_argument("--workers", type=str, help="local processes (default: all cores; 1 runs "
+                    "in this process)")
+    ex.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
+    ex.add_argument("--dask-local", type=str, metavar="N",
+                    help="start a Dask LocalCluster of N workers on loopback")
+    sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key (sweep.points, sweep.trials_per_point, ... included)")
+    sw.add_argument("--resume", action="store_true", help="finish a killed sweep from its "
+                    "checkpoints")
+    sw.add_argument("--force", action="store_true", help="start again, discarding checkpoints "
+                    "and any finished sweep in the same place")
+    sw.add_argument("--out", help="sweep directory (default results/<name>/sweep-<id>)")
+    sw.add_argument("--json", action="store_true", help="print summary.json to stdout only")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
+    sw.add_argument("--no-figures", action="store_true", help="skip drawing figures")
 
     s = sub.add_parser("show", help="print a run's summary as a table")
     s.add_argument("run_dir")
@@ -158,14 +186,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .config import load_scenario
-    from .results import default_run_dir, read_run, run_id, write_run
-    from .runner import check_memory, simulate
 
-    trials = _positive_int("--trials")(args.trials) if args.trials is not None else None
-    months = _positive_int("--months")(args.months) if args.months is not None else None
+    # Options and the scenario are checked before the heavy imports below, so bad input
+    # is refused at once and before any work.
+    trials = (_positive_int("--trials", 10**9)(args.trials) if args.trials is not None
+              else None)
+    months = (_positive_int("--months", 1200)(args.months) if args.months is not None
+              else None)
     workers = _positive_int("--workers")(args.workers)
     seed = _seed(args.seed) if args.seed is not None else None
     sc = load_scenario(args.config, args.overrides)
+
+    from .results import default_run_dir, read_run, run_id, write_run
+    from .runner import check_memory, simulate
+
     trials = sc.trials if trials is None else trials
     check_memory(trials, len(sc.states), source="--trials" if args.trials else sc.source)
     if seed is None:
@@ -242,6 +276,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_scenario
 
     sc = load_scenario(args.config, args.overrides)
+    from .config import load_raw
+
+    raw, _ = load_raw(args.config, args.overrides)
+    if "sweep" in raw:
+        from .sweep import load_experiment
+
+        exp = load_experiment(args.config, args.overrides)
+        print(f"# [sweep]: {exp.spec.design} design, {exp.n_points} points x "
+              f"{exp.spec.trials_per_point} trials over {', '.join(exp.keys)}")
     print(f"# {args.config}: valid; resolved scenario (sha256 {sc.sha256()[:12]}) follows")
     print(tomli_w.dumps(sc.to_dict()), end="")
     return EXIT_OK
@@ -249,7 +292,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .config import scenario_from_dict
-    from .results import read_run
+    from .results import file_problems, read_run
     from .runner import simulate
     from .summary import TRIAL_COLUMNS, outputs_sha256
 
@@ -276,7 +319,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         stored_hash = outputs_sha256(stored)
     except Exception as exc:  # a damaged Parquet file: report, don't crash
         stored, stored_hash = None, None
-        problems.append(f"trials.parquet unreadable: {exc}")
+        problems.append(f"trials.parquet unreadable: {_one_line(str(exc))}")
     if stored_hash is not None and stored_hash != fresh:
         problems.append(f"trials.parquet hashes to {stored_hash[:16]}... re-run {fresh[:16]}...")
         if len(stored) != len(res.table):
@@ -287,13 +330,77 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                 n_diff = int((~((a == b) | (a.isna() & b.isna()))).sum())
                 if n_diff:
                     problems.append(f"column {c}: {n_diff} of {len(a)} rows differ")
+    # the other files must still be the ones written (a missing months.parquet is a
+    # damaged directory even if the trials reproduce)
+    problems += file_problems(run.path, m.get("files"))
     if not problems:
         print(f"reproduced {run.path}: outputs_sha256 {fresh} matches")
         return EXIT_OK
-    print(f"NOT reproduced {run.path}:", file=sys.stderr)
-    for line in problems:
-        print(f"  {line}", file=sys.stderr)
+    print(f"abm reproduce: NOT reproduced {run.path}: {'; '.join(problems)}", file=sys.stderr)
     return EXIT_FAIL
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import Executor, SweepInterrupted, load_experiment, run_sweep
+
+    if args.scheduler:
+        if not args.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+            raise ConfigError("--scheduler", "scheduler", args.scheduler,
+                              "must be a Dask scheduler address such as tcp://127.0.0.1:8786")
+        executor = Executor("dask", 0, args.scheduler)
+    elif args.dask_local is not None:
+        executor = Executor("dask", _positive_int("--dask-local")(args.dask_local))
+    else:
+        workers = (_positive_int("--workers")(args.workers) if args.workers is not None
+                   else (os.cpu_count() or 1))
+        executor = Executor("pool" if workers > 1 else "inprocess", workers)
+    exp = load_experiment(args.config, args.overrides)
+    bar = None
+    if not args.quiet and not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit="chunk", desc=exp.base.name, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    _note(args, f"{exp.base.name}: {exp.spec.design} design, {exp.n_points} points x "
+                f"{exp.spec.trials_per_point} trials, seed {exp.seed}, executor "
+                f"{executor.kind} ({executor.workers or executor.scheduler})")
+    try:
+        out = Path(args.out) if args.out else None
+        path, summary, reused = run_sweep(exp, out_dir=out, executor=executor,
+                                          resume=args.resume, force=args.force,
+                                          progress=progress, figures=not args.no_figures)
+    except SweepInterrupted as exc:
+        print(f"abm sweep: {exc}", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    if reused:
+        _note(args, f"found the finished sweep in {path} (use --force to recompute)")
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_sweep(summary, path))
+    return EXIT_OK
+
+
+def format_sweep(summary: dict[str, Any], where: Path) -> str:
+    ref = summary["reference"]
+    keys = [p["key"] for p in summary["parameters"]]
+    lines = [f"{summary['name']}: {summary['design']} over {', '.join(keys)}; "
+             f"{summary['points']} points x {summary['trials_per_point']:,} trials, seed "
+             f"{summary['seed']}" + ("" if summary["crn"] else " (independent streams)"),
+             f"results: {where}  (points.parquet, sensitivity.json, figures/)",
+             f"reference (no sweep): P(any base) {ref['any_base']['p']:.3f} "
+             f"[{ref['any_base']['ci_low']:.3f}, {ref['any_base']['ci_high']:.3f}]",
+             f"outputs_sha256: {summary['outputs_sha256']}"]
+    return "\n".join(lines)
 
 
 def _cmd_validate_history(args: argparse.Namespace) -> int:
@@ -330,33 +437,64 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": _cmd_run, "show": _cmd_show, "plot": _cmd_plot, "validate": _cmd_validate,
+_COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "show": _cmd_show, "plot": _cmd_plot, "validate": _cmd_validate,
              "reproduce": _cmd_reproduce, "validate-history": _cmd_validate_history,
              "compare": _cmd_compare}
 
 
+def _one_line(text: str) -> str:
+    """Collapse a message onto one line (the CLI's errors are always one line)."""
+    return " ".join(text.split())
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temporary results
+    directories are removed on the way out)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``abm`` command; returns the exit code."""
+    import signal
+
+    try:  # only the main thread may set handlers (main() can be called from a thread)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        previous = None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:
-        print(f"abm {args.command}: {exc}", file=sys.stderr)
+        print(f"abm {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except ResultsError as exc:
-        print(f"abm {args.command}: {exc}", file=sys.stderr)
+        print(f"abm {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"abm {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        # a run writes its directory under a temporary name, removed on the way out
+        done = "; nothing was written" if args.command in ("run", "validate", "show") else ""
+        print(f"abm {args.command}: {what}{done}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the last line of defence: exit 1, one line, no traceback
         if os.environ.get("ABM_DEBUG"):
             raise
-        print(f"abm {args.command}: internal error: {type(exc).__name__}: {exc} "
-              "(set ABM_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(f"abm {args.command}: internal error: {type(exc).__name__}: "
+              f"{_one_line(str(exc))} (set ABM_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_FAIL
 
 

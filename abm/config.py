@@ -406,7 +406,9 @@ _TABLE_CLASSES = {
     "csto": Csto,
 }
 _TOP_KEYS = ("name", "description", "horizon_months", "trials", "seed", "extends",
-             "states", "shocks", "record", *_TABLES)
+             "states", "shocks", "record", "sweep", *_TABLES)
+#: Keys of ``[sweep]`` (validated by :mod:`abm.sweep`; a scenario ignores the table).
+SWEEP_KEYS = ("design", "points", "trials_per_point", "seed", "crn", "levels", "parameters")
 
 
 def _table_to_dict(obj: Any) -> dict[str, Any]:
@@ -462,7 +464,12 @@ class _Prov:
         while key:
             if key in self.by_key:
                 return self.by_key[key]
-            key = key.rpartition(".")[0]
+            # "shocks[0].month" -> "shocks[0]" -> "shocks": a list item comes from the
+            # file that set the list.
+            if key.endswith("]") and "[" in key:
+                key = key[: key.rindex("[")]
+            else:
+                key = key.rpartition(".")[0]
         return self.default
 
 
@@ -480,7 +487,15 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "", "TOML", f"malformed TOML: {exc}") from None
+        # tomllib puts the position in the message: "... (at line 3, column 8)"; name the
+        # file as path:line and show that line
+        at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        if at is None:
+            raise ConfigError(str(path), "", "TOML", f"malformed TOML: {exc}") from None
+        n = int(at.group(1))
+        lines = text.splitlines()
+        shown = lines[n - 1].strip() if n <= len(lines) else "end of file"
+        raise ConfigError(f"{path}:{n}", "", shown, f"malformed TOML: {exc}") from None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -489,10 +504,13 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     for k, v in over.items():
         if k == "states" and isinstance(v, list) and isinstance(out.get(k), list):
             merged = out[k]
-            index = {s.get("id"): i for i, s in enumerate(merged) if isinstance(s, dict)}
+            # Only string ids merge; anything else (e.g. ``id = [1]``, unhashable) is
+            # appended as is and rejected by validation with its dotted key.
+            index = {s["id"]: i for i, s in enumerate(merged)
+                     if isinstance(s, dict) and isinstance(s.get("id"), str)}
             for st in v:
                 sid = st.get("id") if isinstance(st, dict) else None
-                if sid is not None and sid in index:
+                if isinstance(sid, str) and sid in index:
                     merged[index[sid]] = {**merged[index[sid]], **st}
                 else:
                     merged.append(copy.deepcopy(st))
@@ -520,6 +538,8 @@ def _load_chain(path: Path, prov: _Prov, seen: tuple[Path, ...], source: str) ->
         ppath = path.parent / ppath
     if not ppath.exists():
         raise ConfigError(str(path), "extends", parent, f"file not found ({ppath})")
+    if not ppath.is_file():
+        raise ConfigError(str(path), "extends", parent, f"is not a TOML file ({ppath})")
     base = _load_chain(ppath, prov, (*seen, path), str(path))
     prov.record(raw, str(path))
     return _merge(base, raw)
@@ -552,6 +572,15 @@ def apply_override(raw: dict[str, Any], key: str, value: Any) -> None:
             raise ConfigError(src, key, value, f"{top} has no sub-keys")
         raw[top] = value
         return
+    if top == "sweep":
+        if len(parts) != 2 or parts[1] not in SWEEP_KEYS or parts[1] == "parameters":
+            allowed = [k for k in SWEEP_KEYS if k != "parameters"]
+            raise ConfigError(src, key, value, _unknown(".".join(parts[1:]), allowed))
+        table = raw.setdefault("sweep", {})
+        if not isinstance(table, dict):
+            raise ConfigError(src, key, value, "[sweep] is not a table in the file")
+        table[parts[1]] = value
+        return
     if top in _TABLE_CLASSES:
         names = [f.name for f in fields(_TABLE_CLASSES[top])]
         if len(parts) != 2:
@@ -580,8 +609,26 @@ def apply_override(raw: dict[str, Any], key: str, value: Any) -> None:
 
 def _unknown(key: str, allowed: list[str], what: str = "key") -> str:
     close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = f"; did you mean {close[0]!r}?" if close else ";"
     return f"unknown {what}{hint} allowed: {', '.join(allowed)}"
+
+
+def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()
+             ) -> tuple[dict[str, Any], _Prov]:
+    """The merged (``extends``) and overridden raw TOML of a file, with key provenance."""
+    path = Path(path)
+    prov = _Prov(str(path))
+    raw = _load_chain(path, prov, (), str(path))
+    for text in overrides:
+        key, value = parse_override(text)
+        apply_override(raw, key, value)
+        prov.by_key[key] = "--set"
+    return raw, prov
+
+
+def build(raw: dict[str, Any], prov: _Prov) -> Scenario:
+    """Validate a raw scenario (see :func:`load_raw`) into a :class:`Scenario`."""
+    return _build(raw, prov)
 
 
 def load_scenario(
@@ -603,13 +650,7 @@ def load_scenario(
     ConfigError
         On any problem, naming the file, the dotted key, the value and what is allowed.
     """
-    path = Path(path)
-    prov = _Prov(str(path))
-    raw = _load_chain(path, prov, (), str(path))
-    for text in overrides:
-        key, value = parse_override(text)
-        apply_override(raw, key, value)
-        prov.by_key[key] = "--set"
+    raw, prov = load_raw(path, overrides)
     return _build(raw, prov)
 
 
@@ -635,7 +676,10 @@ def _number(prov: _Prov, key: str, v: Any, meta: dict[str, Any]) -> float:
         rng = f"({lo:g}, {hi:g}]"
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise _bad(prov, key, v, f"must be a number in {rng}")
-    x = float(v)
+    try:
+        x = float(v)
+    except OverflowError:  # an integer beyond float range (TOML integers are unbounded)
+        raise _bad(prov, key, v, f"must be a number in {rng}") from None
     if not math.isfinite(x):
         raise _bad(prov, key, v, f"must be a finite number in {rng}")
     if lo is not None and (x < lo or (meta.get("lo_open") and x <= lo)):
@@ -657,15 +701,28 @@ def _schedule(prov: _Prov, key: str, v: Any, meta: dict[str, Any], horizon: int)
                 or any(isinstance(x, bool) or not isinstance(x, int | float) for x in pair)):
             raise _bad(prov, f"{key}[{j}]", pair,
                        f"must be a pair [month, value]; {key} must be {form}")
-        m = float(pair[0])
+        # clamp an unbounded TOML integer before float() so it cannot overflow
+        m = pair[0] if isinstance(pair[0], float) else float(max(-1, min(pair[0], horizon + 1)))
         if not math.isfinite(m) or m < 0 or m > horizon:
             raise _bad(prov, f"{key}[{j}]", pair,
-                       f"month must lie in [0, horizon_months={horizon}]")
+                       f"month must lie in [0, horizon_months={horizon}]"
+                       f"{_horizon_note(prov, key)}")
         if pts and m <= pts[-1][0]:
             raise _bad(prov, f"{key}[{j}]", pair,
                        f"months must be strictly increasing (previous month {pts[-1][0]:g})")
         pts.append((m, _number(prov, f"{key}[{j}]", pair[1], meta)))
     return Schedule(tuple(pts))
+
+
+def _horizon_note(prov: _Prov, key: str) -> str:
+    """Where ``horizon_months`` was set, when that is not where ``key`` was.
+
+    A month that fits the parent's horizon can fall outside a child's shorter one; the
+    message then names both files.
+    """
+    if "horizon_months" not in prov.by_key or prov("horizon_months") == prov(key):
+        return ""
+    return f"; horizon_months is set in {prov('horizon_months')}"
 
 
 def _check_keys(prov: _Prov, prefix: str, got: dict[str, Any], allowed: list[str]) -> None:
@@ -781,7 +838,8 @@ def _shocks(prov: _Prov, raw: Any, ids: list[str], horizon: int) -> tuple[Shock,
         m = sh.get("month")
         if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < horizon:
             raise _bad(prov, f"{k}.month", m,
-                       f"must be an integer month in [0, {horizon - 1}] (horizon_months={horizon})")
+                       f"must be an integer month in [0, {horizon - 1}] (horizon_months={horizon}"
+                       f"{_horizon_note(prov, k)})")
         if sh.get("state") not in ids:
             raise _bad(prov, f"{k}.state", sh.get("state"),
                        _unknown(str(sh.get("state")), ids, what="state id"))

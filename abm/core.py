@@ -10,6 +10,7 @@ Memory grows with trials x states, never with months.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,8 @@ from . import dynamics as dyn
 from .config import Scenario
 from .rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month
 
-__all__ = ["Compiled", "compile_scenario", "ChunkResult", "run_blocks", "HIST_BINS", "FIXED_POINT"]
+__all__ = ["Compiled", "compile_scenario", "ChunkResult", "run_blocks", "Batch", "stack",
+           "kernel", "crn_drawer", "HIST_BINS", "FIXED_POINT"]
 
 #: Histogram bins on (0, 1) for the per-month quantile bands, plus one bin each for the
 #: point masses at exactly 0 and exactly 1 (clipping puts mass there). Resolution 0.001.
@@ -180,6 +182,185 @@ def _fixed(x: np.ndarray) -> np.ndarray:
     return np.rint(x * FIXED_POINT).astype(np.int64).sum(axis=0)
 
 
+_DRIVERS = ("R", "C_R", "I_R", "drill_rate", "D", "I_US", "C_US", "spill")
+_MONTHLY = ("w0", "p0", "dep", "legal_bar", "resp", "stub")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """``P`` compiled scenarios stacked on a leading point axis, shaped to broadcast.
+
+    The scenarios share states (ids, order, CSTO membership) and horizon. State arrays in
+    the kernel have shape ``(P, n, S)``; parameters here have shape ``(P, 1, 1)`` (scalars,
+    drivers at month ``t``) or ``(P, 1, S)`` (per state), so they broadcast against them.
+    Drivers and monthly attributes carry the month first: ``drivers[k][t]``,
+    ``monthly[k][t]``.
+    """
+
+    P: int
+    T: int
+    S: int
+    csto: np.ndarray                  # (S,) bool, shared
+    consent_rule: np.ndarray          # (P, 1, 1) bool
+    W: np.ndarray                     # (P, 1, S, S)
+    exposure: np.ndarray              # (P, 1, S)
+    w_init: np.ndarray                # (P, 1, S)
+    p_init: np.ndarray
+    h_init: np.ndarray                # (P, 1, S) bool
+    drivers: dict[str, np.ndarray]    # name -> (T, P, 1, 1)
+    monthly: dict[str, np.ndarray]    # name -> (T, P, 1, S)
+    par: dict[str, np.ndarray]        # name -> (P, 1, 1)
+    jumps: tuple[dict[int, list[tuple[int, str, str, float]]], ...]
+    noise_on: bool
+
+
+def stack(cms: list[Compiled]) -> Batch:
+    """Stack compiled scenarios (same states and horizon) into a :class:`Batch`."""
+    first = cms[0]
+    for cm in cms[1:]:
+        if cm.ids != first.ids or cm.T != first.T or not np.array_equal(cm.csto, first.csto):
+            raise ValueError("scenarios in a batch must share states, CSTO membership and "
+                             "horizon")
+    P = len(cms)
+
+    def per_state(attr: str) -> np.ndarray:
+        return np.stack([getattr(cm, attr) for cm in cms])[:, None, :]
+
+    return Batch(
+        P=P, T=first.T, S=first.S, csto=first.csto,
+        consent_rule=np.array([cm.consent_rule for cm in cms], dtype=bool)[:, None, None],
+        W=np.stack([cm.W for cm in cms])[:, None, :, :],
+        exposure=per_state("exposure"), w_init=per_state("w_init"),
+        p_init=per_state("p_init"), h_init=per_state("h_init"),
+        drivers={k: np.stack([getattr(cm, k) for cm in cms], axis=1)[:, :, None, None]
+                 for k in _DRIVERS},
+        monthly={k: np.stack([getattr(cm, k) for cm in cms], axis=1)[:, :, None, :]
+                 for k in _MONTHLY},
+        par={k: np.array([cm.par[k] for cm in cms], dtype=np.float64)[:, None, None]
+             for k in first.par},
+        jumps=tuple(cm.jumps for cm in cms),
+        noise_on=any(cm.noise_on for cm in cms),
+    )
+
+
+def kernel(bt: Batch, draw: Callable[[MonthDraws], None], draws: MonthDraws, n: int, m: int,
+           collect_months: bool) -> dict[str, np.ndarray]:
+    """The month loop over a ``(P, n, S)`` array of trials; the one place it is written.
+
+    Parameters
+    ----------
+    bt : Batch
+        ``P`` parameter sets.
+    draw : callable
+        ``draw(draws)`` fills ``draws`` with the next month's random numbers: arrays of
+        shape ``(n, S)`` shared by every point (common random numbers) or ``(P, n, S)``.
+    n, m : int
+        Rows simulated per point, and how many of them are kept (the rest pad the last
+        random-number block).
+    collect_months : bool
+        Also accumulate per-month histograms, fixed-point sums and hosting counts
+        (shape ``(P, T+1, S, ...)``).
+
+    Returns
+    -------
+    dict of per-trial outcome arrays ``(P, m, S)`` (``first_base_month`` -1 where none)
+    and, if asked, the per-month accumulators.
+    """
+    P, T, S, par, dr, mo = bt.P, bt.T, bt.S, bt.par, bt.drivers, bt.monthly
+    shape = (P, n, S)
+    w = np.broadcast_to(bt.w_init, shape).copy()
+    p = np.broadcast_to(bt.p_init, shape).copy()
+    s = np.zeros(shape)
+    h = np.broadcast_to(bt.h_init, shape).copy()
+    pulse = np.zeros((P, n, 1))
+
+    first = np.where(h, 0, -1).astype(np.int32)
+    hosted = np.zeros(shape, dtype=np.int32)
+    closed = np.zeros(shape, dtype=bool)
+    vetoes = np.zeros(shape, dtype=np.int32)
+    incidents = np.zeros(shape, dtype=np.int64)
+
+    acc: dict[str, np.ndarray] = {}
+    if collect_months:
+        nb = HIST_BINS + 2
+        acc = {"hist_w": np.zeros((P, T + 1, S, nb), dtype=np.int64),
+               "hist_p": np.zeros((P, T + 1, S, nb), dtype=np.int64),
+               "sum_w": np.zeros((P, T + 1, S), dtype=np.int64),
+               "sum_p": np.zeros((P, T + 1, S), dtype=np.int64),
+               "hosting": np.zeros((P, T + 1, S), dtype=np.int64)}
+
+    def record(t: int) -> None:
+        for q in range(P):
+            acc["hist_w"][q, t] = _hist(w[q, :m], S)
+            acc["hist_p"][q, t] = _hist(p[q, :m], S)
+            acc["sum_w"][q, t] = _fixed(w[q, :m])
+            acc["sum_p"][q, t] = _fixed(p[q, :m])
+            acc["hosting"][q, t] = h[q, :m].sum(axis=0)
+
+    use_consent = bool(bt.consent_rule.any()) and bool(bt.csto.any())
+    mixed_rule = use_consent and not bool(bt.consent_rule.all())
+    if collect_months:
+        record(0)
+    for t in range(T):
+        for q, jumps in enumerate(bt.jumps):
+            for i, var, op, val in jumps.get(t, ()):
+                x = w if var == "w" else p
+                x[q, :, i] = np.clip(x[q, :, i] + val, 0.0, 1.0) if op == "add" else val
+        draw(draws)
+        R = dr["R"][t]
+
+        k = dyn.poisson_inverse(draws.u_threat, dr["spill"][t] * bt.exposure)
+        n_drills = dyn.poisson_inverse(draws.u_drill[..., None], dr["drill_rate"][t])
+        P_ = dyn.pressure(R, pulse, w, h, par["reactive_gain"], par["alarm_level"],
+                          par["hosting_penalty"])
+        p_new = dyn.opinion_update(
+            p, mo["p0"][t], h, dr["C_US"][t], dr["C_R"][t], par["opinion_anchor"],
+            par["us_campaign_effect"], par["russia_campaign_effect"], par["sovereignty_cost"],
+            par["opinion_noise"], draws.z_p)
+        w_new = dyn.willingness_update(
+            w, mo["w0"][t], p, P_, s, h, dyn.neighbour_sum(w, bt.W),
+            stubbornness=mo["stub"][t], responsiveness=mo["resp"][t], dependence=mo["dep"][t],
+            D=dr["D"][t], I_us=dr["I_US"][t], I_r=dr["I_R"][t],
+            pressure_effect=par["pressure_effect"], incentive_effect=par["incentive_effect"],
+            security_us=par["security_us"], security_russia=par["security_russia"],
+            retaliation=par["retaliation"], rent_effect=par["rent_effect"],
+            noise=par["willingness_noise"], z=draws.z_w)
+        consent_p = None
+        if use_consent:
+            consent_p = dyn.consent_probability(w, bt.csto, par["consent_threshold"],
+                                                par["decision_width"], par["veto_strength"], R)
+            if mixed_rule:
+                consent_p = np.where(bt.consent_rule, consent_p, 1.0)
+        h_new, opened, vetoed, closed_now = dyn.decide(
+            h, w, par["threshold"] + mo["legal_bar"][t], dr["D"][t], par["decision_width"],
+            par["close_threshold"], consent_p, draws.u_decide, draws.u_consent)
+
+        s = dyn.threat_update(s, k, par["spill_decay"], par["spill_shock"])
+        pulse = dyn.drill_update(pulse, n_drills, par["drill_decay"], par["drill_pulse"])
+        first[opened & (first < 0)] = t + 1
+        vetoes += vetoed
+        closed |= closed_now
+        incidents += k
+        w, p, h = w_new, p_new, h_new
+        hosted += h
+        if collect_months:
+            record(t + 1)
+
+    out = {"first_base_month": first[:, :m], "months_hosted": hosted[:, :m],
+           "closed": closed[:, :m], "vetoes": vetoes[:, :m], "incidents": incidents[:, :m],
+           "final_w": w[:, :m], "final_p": p[:, :m], "final_s": s[:, :m],
+           "final_h": h[:, :m]}
+    out.update(acc)
+    return out
+
+
+def crn_drawer(root: np.random.SeedSequence, first_block: int, n_blocks: int
+               ) -> Callable[[MonthDraws], None]:
+    """Month-by-month draws of blocks ``first_block ..``, shared by every point."""
+    gens = [block_generators(root, b) for b in range(first_block, first_block + n_blocks)]
+    return lambda out: draw_month(gens, out)
+
+
 def run_blocks(cm: Compiled, root: np.random.SeedSequence, first_block: int, n_blocks: int,
                n_trials: int) -> ChunkResult:
     """Simulate blocks ``first_block .. first_block + n_blocks - 1`` of a run.
@@ -199,84 +380,10 @@ def run_blocks(cm: Compiled, root: np.random.SeedSequence, first_block: int, n_b
     -------
     ChunkResult for the trials of these blocks that are ``< n_trials``.
     """
-    T, S, par = cm.T, cm.S, cm.par
     n = n_blocks * BLOCK_SIZE
     start = first_block * BLOCK_SIZE
-    m = max(0, min(n, n_trials - start))  # valid rows
-    gens = [block_generators(root, b) for b in range(first_block, first_block + n_blocks)]
-    draws = MonthDraws.empty(n, S, cm.noise_on)
-
-    w = np.tile(cm.w_init, (n, 1))
-    p = np.tile(cm.p_init, (n, 1))
-    s = np.zeros((n, S))
-    h = np.tile(cm.h_init, (n, 1))
-    pulse = np.zeros((n, 1))
-
-    first = np.full((n, S), -1, dtype=np.int32)
-    first[:, cm.h_init] = 0
-    hosted = np.zeros((n, S), dtype=np.int32)
-    closed = np.zeros((n, S), dtype=bool)
-    vetoes = np.zeros((n, S), dtype=np.int32)
-    incidents = np.zeros((n, S), dtype=np.int64)
-
-    nb_bins = HIST_BINS + 2
-    hist_w = np.zeros((T + 1, S, nb_bins), dtype=np.int64)
-    hist_p = np.zeros((T + 1, S, nb_bins), dtype=np.int64)
-    sum_w = np.zeros((T + 1, S), dtype=np.int64)
-    sum_p = np.zeros((T + 1, S), dtype=np.int64)
-    host_n = np.zeros((T + 1, S), dtype=np.int64)
-
-    def record(t: int) -> None:
-        hist_w[t] = _hist(w[:m], S)
-        hist_p[t] = _hist(p[:m], S)
-        sum_w[t] = _fixed(w[:m])
-        sum_p[t] = _fixed(p[:m])
-        host_n[t] = h[:m].sum(axis=0)
-
-    use_consent = cm.consent_rule and bool(cm.csto.any())
-    record(0)
-    for t in range(T):
-        for i, var, op, val in cm.jumps.get(t, ()):
-            x = w if var == "w" else p
-            x[:, i] = np.clip(x[:, i] + val, 0.0, 1.0) if op == "add" else val
-        draw_month(gens, draws)
-
-        k = dyn.poisson_inverse(draws.u_threat, cm.spill[t] * cm.exposure)
-        n_drills = dyn.poisson_inverse(draws.u_drill, cm.drill_rate[t])[:, None]
-        P = dyn.pressure(cm.R[t], pulse, w, h, par["reactive_gain"], par["alarm_level"],
-                         par["hosting_penalty"])
-        p_new = dyn.opinion_update(
-            p, cm.p0[t], h, cm.C_US[t], cm.C_R[t], par["opinion_anchor"],
-            par["us_campaign_effect"], par["russia_campaign_effect"], par["sovereignty_cost"],
-            par["opinion_noise"], draws.z_p)
-        w_new = dyn.willingness_update(
-            w, cm.w0[t], p, P, s, h, dyn.neighbour_sum(w, cm.W),
-            stubbornness=cm.stub[t], responsiveness=cm.resp[t], dependence=cm.dep[t],
-            D=cm.D[t], I_us=cm.I_US[t], I_r=cm.I_R[t],
-            pressure_effect=par["pressure_effect"], incentive_effect=par["incentive_effect"],
-            security_us=par["security_us"], security_russia=par["security_russia"],
-            retaliation=par["retaliation"], rent_effect=par["rent_effect"],
-            noise=par["willingness_noise"], z=draws.z_w)
-        consent_p = (dyn.consent_probability(w, cm.csto, par["consent_threshold"],
-                                             par["decision_width"], par["veto_strength"], cm.R[t])
-                     if use_consent else None)
-        h_new, opened, vetoed, closed_now = dyn.decide(
-            h, w, par["threshold"] + cm.legal_bar[t], cm.D[t], par["decision_width"],
-            par["close_threshold"], consent_p, draws.u_decide, draws.u_consent)
-
-        s = dyn.threat_update(s, k, par["spill_decay"], par["spill_shock"])
-        pulse = dyn.drill_update(pulse, n_drills, par["drill_decay"], par["drill_pulse"])
-        first[opened & (first < 0)] = t + 1
-        vetoes += vetoed
-        closed |= closed_now
-        incidents += k
-        w, p, h = w_new, p_new, h_new
-        hosted += h
-        record(t + 1)
-
-    return ChunkResult(
-        start=start, first_base_month=first[:m], months_hosted=hosted[:m], closed=closed[:m],
-        vetoes=vetoes[:m], incidents=incidents[:m], final_w=w[:m], final_p=p[:m],
-        final_s=s[:m], final_h=h[:m], hist_w=hist_w, hist_p=hist_p, sum_w=sum_w, sum_p=sum_p,
-        hosting=host_n,
-    )
+    m = max(0, min(n, n_trials - start))
+    draws = MonthDraws.empty(n, cm.S, cm.noise_on)
+    out = kernel(stack([cm]), crn_drawer(root, first_block, n_blocks), draws, n, m,
+                 collect_months=True)
+    return ChunkResult(start=start, **{k: v[0] for k, v in out.items()})

@@ -41,18 +41,26 @@ def poisson_inverse(u: np.ndarray, lam: np.ndarray | float) -> np.ndarray:
     u : ndarray
         Uniforms in ``[0, 1)``.
     lam : ndarray or float
-        Poisson means (>= 0, at most a few hundred), broadcastable to ``u``.
+        Poisson means (>= 0, at most a few hundred); ``u`` and ``lam`` broadcast.
 
     Returns
     -------
-    ndarray of int64, shape of ``u``.
+    ndarray of int64 with the broadcast shape of ``u`` and ``lam``.
+
+    Notes
+    -----
+    Each element is computed on its own with the recurrence ``term_j = term_{j-1} * lam / j``,
+    ``F_j = F_{j-1} + term_j``, stopping at ``F_j >= u`` or at a cap far in the tail
+    (``F`` saturates just below 1 in floating point); the cap depends on the element's own
+    ``lam`` only, so a value does not depend on what else shares the array.
     """
     u = np.asarray(u, dtype=np.float64)
-    lam_b = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
-    k = np.zeros(u.shape, dtype=np.int64)
+    lam = np.asarray(lam, dtype=np.float64)
+    shape = np.broadcast_shapes(u.shape, lam.shape)
+    k = np.zeros(shape, dtype=np.int64)
     kf = k.reshape(-1)
-    uf = u.reshape(-1)
-    lf = lam_b.reshape(-1)
+    uf = np.broadcast_to(u, shape).reshape(-1)
+    lf = np.broadcast_to(lam, shape).reshape(-1)
     term = np.exp(-lf)
     idx = np.flatnonzero(uf > term)
     if idx.size == 0:
@@ -60,16 +68,16 @@ def poisson_inverse(u: np.ndarray, lam: np.ndarray | float) -> np.ndarray:
     lam_i, u_i = lf[idx], uf[idx]
     term = term[idx]
     cdf = term.copy()
-    # F(k) saturates just below 1 in floating point; a cap far in the tail stops the loop.
-    jmax = int(lam_i.max() + 12.0 * np.sqrt(lam_i.max()) + 40.0)
+    cap = lam_i + 12.0 * np.sqrt(lam_i) + 40.0
     j = 0
-    while idx.size and j < jmax:
+    while idx.size:
         j += 1
         term = term * lam_i / j
         cdf = cdf + term
         kf[idx] += 1
-        keep = u_i > cdf
-        idx, lam_i, u_i, term, cdf = idx[keep], lam_i[keep], u_i[keep], term[keep], cdf[keep]
+        keep = (u_i > cdf) & (j < cap)
+        idx, lam_i, u_i, term, cdf, cap = (idx[keep], lam_i[keep], u_i[keep], term[keep],
+                                           cdf[keep], cap[keep])
     return k
 
 
@@ -110,16 +118,17 @@ def opinion_update(p: np.ndarray, p0: np.ndarray, h: np.ndarray, c_us: float, c_
 
 
 def neighbour_sum(w: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``sum_j W_ij w_j`` for each state ``i``, shape of ``w``.
+    """``sum_j W_ij w_j`` for each state ``i``, shape of ``w`` broadcast with ``W[..., 0]``.
 
-    Written as an explicit sum over ``j`` in index order rather than ``w @ W.T``: BLAS may
-    sum in an order that depends on the array's size, and a trial's result must not
-    depend on how many trials share the array.
+    ``W`` has shape ``(S, S)``, or ``(..., S, S)`` with leading axes that broadcast against
+    ``w``'s (one matrix per sweep point). Written as an explicit sum over ``j`` in index
+    order rather than ``w @ W.T``: BLAS may sum in an order that depends on the array's
+    size, and a trial's result must not depend on how many trials share the array.
     """
-    S = W.shape[0]
-    out = w[..., 0:1] * W[:, 0]
+    S = W.shape[-1]
+    out = w[..., 0:1] * W[..., :, 0]
     for j in range(1, S):
-        out = out + w[..., j:j + 1] * W[:, j]
+        out = out + w[..., j:j + 1] * W[..., :, j]
     return out
 
 
@@ -155,21 +164,22 @@ def consent_probability(w: np.ndarray, csto: np.ndarray, consent_threshold: floa
     """Probability that a CSTO member's base gets every other member's consent.
 
     For member ``i``: ``(1 - veto_strength*R) * prod_{j member, j != i}
-    sigma((w_j - consent_threshold)/width)``; for non-members 1. Russia is the
-    ``(1 - veto_strength*R)`` factor. Shape of ``w``.
+    sigma((w_j - consent_threshold)/width)``, the product taken in index order; for
+    non-members 1. Russia is the ``(1 - veto_strength*R)`` factor. Shape of ``w``
+    (parameters may carry leading axes that broadcast against it).
     """
     members = np.flatnonzero(csto)
     out = np.ones(w.shape, dtype=np.float64)
     if members.size == 0:
         return out
     c = expit((w - consent_threshold) / width)
-    russia = 1.0 - veto_strength * R
+    russia = np.broadcast_to(1.0 - veto_strength * R, (*w.shape[:-1], 1))
     for i in members:
-        prob = np.full(w.shape[:-1], russia)
+        prob = russia
         for j in members:
             if j != i:
-                prob = prob * c[..., j]
-        out[..., i] = prob
+                prob = prob * c[..., j:j + 1]
+        out[..., i:i + 1] = prob
     return out
 
 

@@ -437,9 +437,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "show": _cmd_show, "plot": _cmd_plot, "validate": _cmd_validate,
-             "reproduce": _cmd_reproduce, "validate-history": _cmd_validate_history,
-             "compare": _cmd_compare}
+_COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "show": _cmd_show, "plot": _cmd_plot,
+             "validate": _cmd_validate, "reproduce": _cmd_reproduce,
+             "validate-history": _cmd_validate_history, "compare": _cmd_compare}
 
 
 def _one_line(text: str) -> str:

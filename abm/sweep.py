@@ -744,7 +744,7 @@ def sensitivity(exp: Experiment, points: Any) -> dict[str, Any]:
 
 def _write(exp: Experiment, final: Path, work: Path, summary: dict[str, Any], points: Any,
            executor: Executor, started: datetime, wall: float, figures: bool) -> None:
-    from .results import _sha256_file, _versions, _write_json, _git_commit
+    from .results import _git_commit, _sha256_file, _versions, _write_json
 
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
     if tmp.exists():

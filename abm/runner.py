@@ -12,10 +12,8 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -203,11 +201,13 @@ def simulate(
             progress(done)
 
     results: dict[int, ChunkResult] = {}
+    stream = _execute(engine, cm, root, tasks, trials, workers)
     try:
-        for fb, res in _execute(engine, cm, root, tasks, trials, workers):
+        for fb, res in stream:
             results[fb] = res
             tick(res.n)
     finally:
+        stream.close()  # stops a worker pool now, not when the generator is collected
         if bar is not None:
             bar.close()
     parts = [results[fb] for fb, _ in tasks]
@@ -225,16 +225,15 @@ def _execute(engine: str, cm: Compiled, root: np.random.SeedSequence,
         for fb, nb in tasks:
             yield fb, fn(cm, root, fb, nb, trials)
         return
-    # "spawn": a clean interpreter per worker, the same on every platform; no start method
-    # is set globally.
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
-                             mp_context=get_context("spawn")) as pool:
-        futs = {pool.submit(_chunk_task, engine, cm, root.entropy, root.spawn_key, fb, nb,
-                            trials): fb for fb, nb in tasks}
-        from concurrent.futures import as_completed
+    from .parallel import pool_map
 
-        for fut in as_completed(futs):
-            yield futs[fut], fut.result()
+    args = [(engine, cm, root.entropy, root.spawn_key, fb, nb, trials) for fb, nb in tasks]
+    stream = pool_map(_chunk_task, args, min(workers, len(tasks)))
+    try:
+        for i, res in stream:
+            yield tasks[i][0], res
+    finally:
+        stream.close()
 
 
 def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Compiled,

@@ -38,12 +38,30 @@ QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 Z95 = float(stats.norm.ppf(0.975))
 
 
-def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion ``k / n`` (scipy's ``binomtest``)."""
-    if n <= 0:
-        return (float("nan"), float("nan"))
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
-    return float(ci.low), float(ci.high)
+def wilson(k: int | np.ndarray, n: int | np.ndarray, level: float = 0.95
+           ) -> tuple[Any, Any]:
+    """Wilson score interval for a binomial proportion ``k / n`` (Wilson 1927).
+
+    Vectorised over ``k`` (and ``n``): a sweep asks for thousands at once, and
+    ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``, which
+    ``tests/test_core.py`` pins this against, computes an unused p-value each time.
+    Returns floats for scalar input, arrays otherwise; NaN where ``n`` is 0.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+        lo = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+        hi = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    lo = np.where(k == 0, 0.0, lo)
+    hi = np.where(k == n, 1.0, hi)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
 
 
 def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:

@@ -429,19 +429,13 @@ class Executor:
                 yield i, fn(*args)
             return
         if self.kind == "pool":
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-            from multiprocessing import get_context
+            from .parallel import pool_map
 
-            with ProcessPoolExecutor(max_workers=self.workers,
-                                     mp_context=get_context("spawn")) as pool:
-                futs = {pool.submit(fn, *args): i for i, args in enumerate(tasks)}
-                try:
-                    for f in as_completed(futs):
-                        yield futs[f], f.result()
-                except BaseException:
-                    for f in futs:
-                        f.cancel()
-                    raise
+            stream = pool_map(fn, tasks, self.workers)
+            try:
+                yield from stream
+            finally:
+                stream.close()
             return
         from distributed import Client, LocalCluster, as_completed
 
@@ -566,8 +560,9 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
             args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy, root.spawn_key,
                      tasks[i][0], tasks[i][2], tasks[i][3], tpp, exp.spec.crn) for i in todo]
             done = len(results)
+            stream = executor.map(sweep_chunk, args)
             try:
-                for j, res in executor.map(sweep_chunk, args):
+                for j, res in stream:
                     i = todo[j]
                     t = tasks[i]
                     _save_chunk(chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz", res)
@@ -576,6 +571,9 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
                     if progress:
                         progress(done, len(tasks))
             except KeyboardInterrupt:
+                # close the pool now (drop queued chunks) rather than when the generator is
+                # collected, which at interpreter exit would run every queued chunk first
+                stream.close()
                 raise SweepInterrupted(
                     f"interrupted: {len(results)} of {len(tasks)} chunks are checkpointed in "
                     f"{chunks_dir}; run the same command with --resume to finish") from None
@@ -636,17 +634,13 @@ def _assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
             hi.append(c)
         return d, lo, hi
 
-    ci = [wilson(int(k), n) for k in n_any[:ref]]
     cols["any_base.p"] = n_any[:ref] / n
-    cols["any_base.ci_low"] = [c[0] for c in ci]
-    cols["any_base.ci_high"] = [c[1] for c in ci]
+    cols["any_base.ci_low"], cols["any_base.ci_high"] = wilson(n_any[:ref], n)
     cols["any_base.p_diff"], cols["any_base.p_diff_ci_low"], cols["any_base.p_diff_ci_high"] = \
         diff(S)
     for i, sid_ in enumerate(ids):
-        ci = [wilson(int(k), n) for k in agg["n_base"][:ref, i]]
         cols[f"{sid_}.p_base"] = agg["n_base"][:ref, i] / n
-        cols[f"{sid_}.ci_low"] = [c[0] for c in ci]
-        cols[f"{sid_}.ci_high"] = [c[1] for c in ci]
+        cols[f"{sid_}.ci_low"], cols[f"{sid_}.ci_high"] = wilson(agg["n_base"][:ref, i], n)
         cols[f"{sid_}.p_veto"] = agg["n_veto"][:ref, i] / n
         cols[f"{sid_}.mean_months_hosted"] = agg["sum_hosted"][:ref, i] / n
         cols[f"{sid_}.p_closed"] = agg["n_closed"][:ref, i] / n

@@ -215,6 +215,20 @@ def test_hist_quantile_point_masses_and_uniform():
         assert abs(hist_quantile(c, q) - np.quantile(x, q)) <= 1.0 / HIST_BINS
 
 
+@pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (1, 1), (0, 1), (517, 10_000),
+                                 (9_999, 10_000)])
+def test_wilson_matches_scipy(k, n):
+    from scipy import stats
+
+    from abm.summary import wilson
+
+    ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    lo, hi = wilson(k, n)
+    assert lo == pytest.approx(ref.low, abs=1e-12) and hi == pytest.approx(ref.high, abs=1e-12)
+    los, his = wilson(np.array([k, k]), n)
+    assert los[0] == lo and his[1] == hi
+
+
 def test_survival_without_censoring_is_the_empirical_tail():
     fb = np.array([1, 2, 2, 5, np.nan, np.nan, 3, 1.0])
     sv = survival(fb, horizon=6).set_index("month")["survival"]

@@ -200,8 +200,11 @@ def test_independent_streams_option(tmp_path):
 
 
 def _abm(*args, **kw):
+    # a session of its own, so a signal can go to the whole process group (workers
+    # included), as a terminal's Ctrl-C does
     return subprocess.Popen([sys.executable, "-m", "abm", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kw)
 
 
 @pytest.mark.slow
@@ -209,7 +212,7 @@ def _abm(*args, **kw):
 def test_killed_sweep_resumes_to_the_same_hash(tmp_path, sig):
     over = ["--set", "sweep.trials_per_point=3000"]
     out = tmp_path / "killed"
-    proc = _abm("sweep", GRID, "--workers", "1", "--out", out, "--no-figures", "--quiet", *over)
+    proc = _abm("sweep", GRID, "--workers", "2", "--out", out, "--no-figures", "--quiet", *over)
     chunks = out.with_name(out.name + ".partial") / "chunks"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -217,12 +220,13 @@ def test_killed_sweep_resumes_to_the_same_hash(tmp_path, sig):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the sweep finished before it could be killed"
-    os.kill(proc.pid, sig)
+    os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     assert not out.exists(), "a killed sweep must not leave a directory that looks complete"
     if sig == signal.SIGINT:
         assert proc.returncode == 130
         assert "--resume" in err and str(chunks) in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     # without --resume the partial sweep is not silently overwritten
     r = subprocess.run([sys.executable, "-m", "abm", "sweep", GRID, "--workers", "1", "--out",
                         out, "--no-figures", "--quiet", *over], cwd=ROOT, capture_output=True,

@@ -126,6 +126,10 @@ def _parser() -> _Parser:
     c.add_argument("--workers", type=str, default="1")
     c.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
+    b = sub.add_parser("bench", help="measure throughput (core, Mesa, workers, sweeps, memory)")
+    b.add_argument("--quick", action="store_true", help="smaller sizes; under a minute")
+    b.add_argument("--out", help="write the results JSON to this file")
+
     rp = sub.add_parser("reproduce", help="re-run from a manifest and compare outputs_sha256")
     rp.add_argument("run_dir")
     rp.add_argument("--workers", type=str, default=None, help="processes (default: as recorded)")
@@ -437,8 +441,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "show": _cmd_show, "plot": _cmd_plot,
-             "validate": _cmd_validate, "reproduce": _cmd_reproduce,
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main([*(["--quick"] if args.quick else []),
+                       *(["--out", args.out] if args.out else [])])
+
+
+_COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "bench": _cmd_bench, "show": _cmd_show,
+             "plot": _cmd_plot, "validate": _cmd_validate, "reproduce": _cmd_reproduce,
              "validate-history": _cmd_validate_history, "compare": _cmd_compare}
 
 

@@ -490,11 +490,14 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
         # tomllib puts the position in the message: "... (at line 3, column 8)"; name the
         # file as path:line and show that line
         at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        if at is None:
+        lines = text.split("\n")  # as tomllib counts lines
+        if at is not None and int(at.group(1)) <= len(lines):
+            n = int(at.group(1))
+            shown = lines[n - 1].strip()
+        elif "(at end of document)" in str(exc):
+            n, shown = len(lines), "end of file"
+        else:
             raise ConfigError(str(path), "", "TOML", f"malformed TOML: {exc}") from None
-        n = int(at.group(1))
-        lines = text.splitlines()
-        shown = lines[n - 1].strip() if n <= len(lines) else "end of file"
         raise ConfigError(f"{path}:{n}", "", shown, f"malformed TOML: {exc}") from None
 
 
@@ -551,7 +554,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError("--set", "", text, "expected KEY=VALUE, e.g. russia.pressure=0.3")
     key, _, value = text.partition("=")
     key = key.strip()
-    if not key:
+    if not key or not key.isprintable():
         raise ConfigError("--set", "", text, "expected KEY=VALUE, e.g. russia.pressure=0.3")
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
@@ -706,7 +709,7 @@ def _schedule(prov: _Prov, key: str, v: Any, meta: dict[str, Any], horizon: int)
         if not math.isfinite(m) or m < 0 or m > horizon:
             raise _bad(prov, f"{key}[{j}]", pair,
                        f"month must lie in [0, horizon_months={horizon}]"
-                       f"{_horizon_note(prov, key)}")
+                       f"{_horizon_note(prov, key) if math.isfinite(m) and m > horizon else ''}")
         if pts and m <= pts[-1][0]:
             raise _bad(prov, f"{key}[{j}]", pair,
                        f"months must be strictly increasing (previous month {pts[-1][0]:g})")
@@ -725,10 +728,16 @@ def _horizon_note(prov: _Prov, key: str) -> str:
     return f"; horizon_months is set in {prov('horizon_months')}"
 
 
+def _shown(k: Any) -> str:
+    """A key as it appears in a message: as is if printable, else quoted (a quoted TOML key
+    may hold a newline; the message must stay one line)."""
+    return k if isinstance(k, str) and k.isprintable() and k.strip() == k and k else repr(k)
+
+
 def _check_keys(prov: _Prov, prefix: str, got: dict[str, Any], allowed: list[str]) -> None:
     for k in got:
         if k not in allowed:
-            key = f"{prefix}.{k}" if prefix else k
+            key = f"{prefix}.{_shown(k)}" if prefix else _shown(k)
             raise _bad(prov, key, got[k], _unknown(str(k), allowed))
 
 
@@ -839,7 +848,7 @@ def _shocks(prov: _Prov, raw: Any, ids: list[str], horizon: int) -> tuple[Shock,
         if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < horizon:
             raise _bad(prov, f"{k}.month", m,
                        f"must be an integer month in [0, {horizon - 1}] (horizon_months={horizon}"
-                       f"{_horizon_note(prov, k)})")
+                       f"{_horizon_note(prov, k) if isinstance(m, int) and m >= horizon else ''})")
         if sh.get("state") not in ids:
             raise _bad(prov, f"{k}.state", sh.get("state"),
                        _unknown(str(sh.get("state")), ids, what="state id"))
@@ -867,7 +876,8 @@ def _record(prov: _Prov, raw: Any, ids: list[str]) -> tuple[tuple[str, bool], ..
     out = []
     for sid, v in raw.items():
         if sid not in ids:
-            raise _bad(prov, f"record.{sid}", v, _unknown(str(sid), ids, what="state id"))
+            raise _bad(prov, f"record.{_shown(sid)}", v,
+                       _unknown(str(sid), ids, what="state id"))
         if not isinstance(v, bool):
             raise _bad(prov, f"record.{sid}", v,
                        "must be true (a US base within the horizon) or false")

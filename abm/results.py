@@ -33,7 +33,8 @@ import pandas as pd
 from .errors import ResultsError
 from .rng import BLOCK_SIZE
 
-__all__ = ["run_id", "default_run_dir", "write_run", "read_run", "RunFiles", "MANIFEST_VERSION"]
+__all__ = ["run_id", "default_run_dir", "write_run", "read_run", "file_problems", "RunFiles",
+           "MANIFEST_VERSION"]
 
 MANIFEST_VERSION = 1
 DATA_FILES = ("summary.json", "trials.parquet", "months.parquet")
@@ -88,6 +89,24 @@ def _write_json(path: Path, obj: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
         f.write("\n")
+
+
+#: Rows per Parquet row group: the table is converted to Arrow one group at a time, so
+#: writing a million-trial table does not hold a second full copy in memory.
+ROW_GROUP = 600_000
+
+
+def write_parquet(table: pd.DataFrame, path: Path) -> None:
+    """Write a DataFrame to Parquet in row groups of :data:`ROW_GROUP` rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(table.iloc[:0], preserve_index=False)
+    with pq.ParquetWriter(path, schema) as writer:
+        for a in range(0, max(len(table), 1), ROW_GROUP):
+            part = pa.Table.from_pandas(table.iloc[a:a + ROW_GROUP], schema=schema,
+                                        preserve_index=False)
+            writer.write_table(part)
 
 
 def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list[str],
@@ -147,7 +166,7 @@ def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None
     tmp.mkdir()
     try:
         _write_json(tmp / "summary.json", result.summary)
-        result.table.to_parquet(tmp / "trials.parquet", index=False, engine="pyarrow")
+        write_parquet(result.table, tmp / "trials.parquet")
         result.months.to_parquet(tmp / "months.parquet", index=False, engine="pyarrow")
         files = {f: _sha256_file(tmp / f) for f in DATA_FILES}
         _write_json(tmp / "manifest.json",
@@ -157,19 +176,43 @@ def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None
             from .plots import draw_figures
 
             draw_figures(result.table, result.months, result.summary, tmp / "figures")
-        if run_dir.exists():
-            if not replace:
-                raise FileExistsError(str(run_dir))
+        if run_dir.exists() and replace:
             trash = parent / f".trash-{run_dir.name}-{os.getpid()}"
             os.rename(run_dir, trash)
-            os.rename(tmp, run_dir)
+            _rename_or_keep_theirs(tmp, run_dir, rid)
             shutil.rmtree(trash, ignore_errors=True)
         else:
-            os.rename(tmp, run_dir)
+            _rename_or_keep_theirs(tmp, run_dir, rid)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return run_dir
+
+
+def _rename_or_keep_theirs(tmp: Path, run_dir: Path, rid: str) -> None:
+    """Rename ``tmp`` to ``run_dir``; if another process got there first with a complete
+    directory of the same run, keep theirs and drop ours (same run id: same numbers).
+
+    Anything else already at ``run_dir`` is left untouched and reported.
+    """
+    if not run_dir.exists():
+        try:
+            os.rename(tmp, run_dir)
+            return
+        except OSError:
+            if not run_dir.exists():
+                raise
+    try:
+        theirs = read_run(run_dir)
+    except ResultsError as exc:
+        raise ResultsError(f"{run_dir}: appeared while this run was being written and is "
+                           f"not a complete results directory ({exc}); left untouched, "
+                           "nothing was written") from None
+    if theirs.manifest.get("run_id") != rid:
+        raise ResultsError(f"{run_dir}: exists and holds a different run "
+                           f"({theirs.manifest.get('run_id')!r}, not {rid!r}); left untouched, "
+                           "nothing was written (use --force or another --out)")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass
@@ -181,23 +224,61 @@ class RunFiles:
     summary: dict[str, Any]
 
     def table(self) -> pd.DataFrame:
-        return pd.read_parquet(self.path / "trials.parquet", engine="pyarrow")
+        return _read_parquet(self.path / "trials.parquet")
 
     def months(self) -> pd.DataFrame:
-        return pd.read_parquet(self.path / "months.parquet", engine="pyarrow")
+        return _read_parquet(self.path / "months.parquet")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path, engine="pyarrow")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing; the results directory is incomplete") from None
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        msg = " ".join(str(exc).split())
+        raise ResultsError(f"{path}: not a readable Parquet file ({msg}); the file is "
+                           "damaged") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (results never hold NaN or infinity)")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
-            obj = json.load(f)
+            obj = json.load(f, parse_constant=_reject_constant)
     except FileNotFoundError:
         raise ResultsError(f"{path}: missing; not a complete results directory") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a directory; not a complete results directory") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise ResultsError(f"{path}: not valid JSON ({exc}); the file is damaged") from None
     if not isinstance(obj, dict):
         raise ResultsError(f"{path}: expected a JSON object")
     return obj
+
+
+def file_problems(path: Path, files: Any) -> list[str]:
+    """What is wrong with the data files of a results directory, against the sha256 the
+    manifest recorded (``files``); empty if every file is there and unchanged."""
+    if not isinstance(files, dict) or set(files) != set(DATA_FILES):
+        return [f"{path / 'manifest.json'}: files = {files!r}: expected sha256 of "
+                f"{', '.join(DATA_FILES)}"]
+    out = []
+    for name in DATA_FILES:
+        f, want = path / name, files[name]
+        if not f.is_file():
+            out.append(f"{f}: missing; the results directory is incomplete")
+            continue
+        got = _sha256_file(f)
+        if got != want:
+            out.append(f"{f}: sha256 {got[:12]}... does not match the manifest "
+                       f"({str(want)[:12]}...); the file was changed or truncated")
+    return out
 
 
 def read_run(run_dir: str | Path, verify: bool = True) -> RunFiles:
@@ -211,13 +292,8 @@ def read_run(run_dir: str | Path, verify: bool = True) -> RunFiles:
         raise ResultsError(f"{path / 'manifest.json'}: files = {files!r}: expected sha256 of "
                            f"{', '.join(DATA_FILES)}")
     if verify:
-        for name, want in files.items():
-            f = path / name
-            if not f.is_file():
-                raise ResultsError(f"{f}: missing; the results directory is incomplete")
-            got = _sha256_file(f)
-            if got != want:
-                raise ResultsError(f"{f}: sha256 {got[:12]}... does not match the manifest "
-                                   f"({str(want)[:12]}...); the file was changed or truncated")
+        problems = file_problems(path, files)
+        if problems:
+            raise ResultsError(problems[0])
     summary = _read_json(path / "summary.json")
     return RunFiles(path=path, manifest=manifest, summary=summary)

@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff format --check abm tests benchmarks
 
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --out results/bench.json
 
 # Regenerate the key tables of docs/model.md from the schema in abm/config.py.
 docs: install

@@ -170,10 +170,10 @@ class ChunkResult:
 
 def _hist(x: np.ndarray, S: int) -> np.ndarray:
     """Counts per state over ``HIST_BINS + 2`` bins: exactly 0, ``HIST_BINS`` bins, exactly 1."""
-    b = np.floor(x * HIST_BINS).astype(np.int64)
-    b += 1
-    b[x <= 0.0] = 0
-    b[x >= 1.0] = HIST_BINS + 1
+    # x in [0, 1]: truncation is floor; +1 for x > 0 leaves exactly 0 in bin 0, and
+    # x = 1 lands in bin HIST_BINS + 1 by itself
+    b = (x * HIST_BINS).astype(np.int64)
+    b += x > 0.0
     b += np.arange(S) * (HIST_BINS + 2)
     return np.bincount(b.ravel(), minlength=S * (HIST_BINS + 2)).reshape(S, HIST_BINS + 2)
 
@@ -327,10 +327,13 @@ def kernel(bt: Batch, draw: Callable[[MonthDraws], None], draws: MonthDraws, n: 
             noise=par["willingness_noise"], z=draws.z_w)
         consent_p = None
         if use_consent:
-            consent_p = dyn.consent_probability(w, bt.csto, par["consent_threshold"],
-                                                par["decision_width"], par["veto_strength"], R)
-            if mixed_rule:
-                consent_p = np.where(bt.consent_rule, consent_p, 1.0)
+            def consent_p(agree: np.ndarray, w: np.ndarray = w, R: np.ndarray = R
+                          ) -> np.ndarray:
+                # only months with an agreement somewhere pay for this; values are the
+                # same as computing it for every row
+                cp = dyn.consent_probability(w, bt.csto, par["consent_threshold"],
+                                             par["decision_width"], par["veto_strength"], R)
+                return np.where(bt.consent_rule, cp, 1.0) if mixed_rule else cp
         h_new, opened, vetoed, closed_now = dyn.decide(
             h, w, par["threshold"] + mo["legal_bar"][t], dr["D"][t], par["decision_width"],
             par["close_threshold"], consent_p, draws.u_decide, draws.u_consent)

@@ -13,6 +13,8 @@ Notation: ``w`` willingness, ``p`` public support, ``s`` threat stock, ``h`` hos
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.special import expit
 
@@ -61,7 +63,8 @@ def poisson_inverse(u: np.ndarray, lam: np.ndarray | float) -> np.ndarray:
     kf = k.reshape(-1)
     uf = np.broadcast_to(u, shape).reshape(-1)
     lf = np.broadcast_to(lam, shape).reshape(-1)
-    term = np.exp(-lf)
+    # exp on the (usually small) array of distinct means, then broadcast: same values
+    term = np.broadcast_to(np.exp(-lam), shape).reshape(-1)
     idx = np.flatnonzero(uf > term)
     if idx.size == 0:
         return k
@@ -172,7 +175,8 @@ def consent_probability(w: np.ndarray, csto: np.ndarray, consent_threshold: floa
     out = np.ones(w.shape, dtype=np.float64)
     if members.size == 0:
         return out
-    c = expit((w - consent_threshold) / width)
+    with np.errstate(over="ignore"):
+        c = expit((w - consent_threshold) / width)
     russia = np.broadcast_to(1.0 - veto_strength * R, (*w.shape[:-1], 1))
     for i in members:
         prob = russia
@@ -184,8 +188,9 @@ def consent_probability(w: np.ndarray, csto: np.ndarray, consent_threshold: floa
 
 
 def decide(h: np.ndarray, w: np.ndarray, theta: np.ndarray, D: float, width: float,
-           close_threshold: float, consent_p: np.ndarray | None, u_decide: np.ndarray,
-           u_consent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           close_threshold: float, consent_p: np.ndarray | Callable[[np.ndarray], np.ndarray]
+           | None, u_decide: np.ndarray, u_consent: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Basing decisions of one month.
 
     A state without a base reaches an agreement with probability
@@ -194,20 +199,29 @@ def decide(h: np.ndarray, w: np.ndarray, theta: np.ndarray, D: float, width: flo
     base with probability ``sigma((close_threshold - w)/width)``, using the same
     ``u_decide`` (a state is either a host or not, so one uniform serves).
 
+    ``consent_p`` is an array of consent probabilities (shape of ``w``), ``None`` (no
+    consent needed), or a function of the boolean ``agree`` mask returning them (only
+    the entries where ``agree`` is true are used), so the vectorised core can skip the
+    consent computation in the many months with no agreement anywhere.
+
     Returns
     -------
     h_new, opened, vetoed, closed : bool ndarrays, shape of ``w``.
     """
-    p_agree = D * expit((w - theta) / width)
-    agree = ~h & (u_decide < p_agree)
-    if consent_p is None:
+    # one logistic per entry: the closure curve for hosts, the agreement curve otherwise
+    with np.errstate(over="ignore"):  # a tiny width sends x to +-inf; expit is exact there
+        x = np.where(h, close_threshold - w, w - theta) / width
+    sig = expit(x)
+    agree = ~h & (u_decide < D * sig)
+    closed = h & (u_decide < sig)
+    if consent_p is None or not agree.any():
         opened = agree
         vetoed = np.zeros_like(agree)
     else:
-        consent = u_consent < consent_p
+        cp = consent_p(agree) if callable(consent_p) else consent_p
+        consent = u_consent < cp
         opened = agree & consent
         vetoed = agree & ~consent
-    closed = h & (u_decide < expit((close_threshold - w) / width))
     h_new = (h | opened) & ~closed
     return h_new, opened, vetoed, closed
 

@@ -200,21 +200,37 @@ def simulate(
         elif callable(progress):
             progress(done)
 
-    results: dict[int, ChunkResult] = {}
+    # Each chunk is copied into preallocated per-trial arrays as it arrives and then
+    # dropped, so peak memory is one copy of the per-trial table (plus one chunk).
+    S = cm.S
+    per_trial = {k: np.empty((trials, S), dtype=dt) for k, dt in _TRIAL_DTYPES.items()}
+    acc: dict[str, np.ndarray] = {}
     stream = _execute(engine, cm, root, tasks, trials, workers)
     try:
-        for fb, res in stream:
-            results[fb] = res
+        for _fb, res in stream:
+            a, b = res.start, res.start + res.n
+            for k, arr in per_trial.items():
+                arr[a:b] = getattr(res, k)
+            for k in _ACCUMULATORS:  # integers: the order of addition does not matter
+                acc[k] = getattr(res, k) + acc[k] if k in acc else getattr(res, k).copy()
             tick(res.n)
+            del res
     finally:
         stream.close()  # stops a worker pool now, not when the generator is collected
         if bar is not None:
             bar.close()
-    parts = [results[fb] for fb, _ in tasks]
     wall = time.perf_counter() - t0
     finished = datetime.now(UTC)
-    return _assemble(scenario, int(seed_used), engine, workers, cm, parts, trials,
+    return _assemble(scenario, int(seed_used), engine, workers, cm, per_trial, acc, trials,
                      started, finished, wall)
+
+
+_TRIAL_DTYPES = {
+    "first_base_month": np.int32, "months_hosted": np.int32, "closed": np.bool_,
+    "vetoes": np.int32, "incidents": np.int64, "final_w": np.float64,
+    "final_p": np.float64, "final_s": np.float64, "final_h": np.bool_,
+}
+_ACCUMULATORS = ("hist_w", "hist_p", "sum_w", "sum_p", "hosting")
 
 
 def _execute(engine: str, cm: Compiled, root: np.random.SeedSequence,
@@ -237,38 +253,24 @@ def _execute(engine: str, cm: Compiled, root: np.random.SeedSequence,
 
 
 def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Compiled,
-              parts: list[ChunkResult], trials: int, started: datetime, finished: datetime,
-              wall: float) -> SimulationResult:
+              per_trial: dict[str, np.ndarray], acc: dict[str, np.ndarray], trials: int,
+              started: datetime, finished: datetime, wall: float) -> SimulationResult:
     S = cm.S
-
-    def cat(attr: str) -> np.ndarray:
-        return np.concatenate([getattr(p, attr) for p in parts], axis=0)
-
-    first = cat("first_base_month").ravel()
-    table = pd.DataFrame({
+    first = per_trial["first_base_month"].ravel()
+    # built without copies: ravel() of a C-ordered array is a view, IntegerArray takes
+    # values and mask as they are, and the state column is one byte of codes per row
+    cols = {
         "trial": np.repeat(np.arange(trials, dtype=np.int64), S),
-        "state": pd.Categorical(np.tile(np.array(cm.ids, dtype=object), trials),
-                                categories=list(cm.ids)),
-        "first_base_month": pd.array(np.where(first >= 0, first, 0), dtype="Int32"),
-        "months_hosted": cat("months_hosted").ravel().astype(np.int32),
-        "closed": cat("closed").ravel(),
-        "vetoes": cat("vetoes").ravel().astype(np.int32),
-        "incidents": cat("incidents").ravel().astype(np.int64),
-        "final_w": cat("final_w").ravel(),
-        "final_p": cat("final_p").ravel(),
-        "final_s": cat("final_s").ravel(),
-        "final_h": cat("final_h").ravel(),
-    }, columns=list(TRIAL_COLUMNS))
-    table.loc[first < 0, "first_base_month"] = pd.NA
+        "state": pd.Categorical.from_codes(np.tile(np.arange(S, dtype=np.int8), trials),
+                                           categories=list(cm.ids)),
+        "first_base_month": pd.arrays.IntegerArray(first, first < 0),
+    }
+    for k in TRIAL_COLUMNS[3:]:
+        cols[k] = per_trial[k].ravel()
+    table = pd.DataFrame(cols, columns=list(TRIAL_COLUMNS), copy=False)
 
-    def total(attr: str) -> np.ndarray:
-        out = getattr(parts[0], attr).copy()
-        for p in parts[1:]:
-            out += getattr(p, attr)
-        return out
-
-    months = months_table(total("hist_w"), total("hist_p"), total("sum_w"), total("sum_p"),
-                          total("hosting"), trials, cm.ids)
+    months = months_table(acc["hist_w"], acc["hist_p"], acc["sum_w"], acc["sum_p"],
+                          acc["hosting"], trials, cm.ids)
     summary = summarize(table, name=scenario.name, trials=trials, horizon=cm.T, seed=seed,
                         engine=engine, state_ids=cm.ids,
                         state_names=tuple(st.name or st.id for st in scenario.states))

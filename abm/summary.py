@@ -216,8 +216,9 @@ def outputs_sha256(table: pd.DataFrame) -> str:
     """SHA-256 of the per-trial table in canonical order and format.
 
     Rows sorted by ``(trial, state order)``; each column in :data:`TRIAL_COLUMNS` order as
-    little-endian fixed-width bytes (int64, float64 bit patterns, bool as uint8, state
-    ids as UTF-8 joined by NUL; a missing ``first_base_month`` is -1). Two runs that agree
+    little-endian fixed-width bytes (int64, float64 bit patterns, bool as uint8; the state
+    column as its distinct ids in order of first appearance, UTF-8 joined by NUL, then an
+    int32 code per row; a missing ``first_base_month`` is -1). Two runs that agree
     row for row and bit for bit give the same hash, whatever the executor.
     """
     h = hashlib.sha256()
@@ -226,7 +227,11 @@ def outputs_sha256(table: pd.DataFrame) -> str:
         s = table[c]
         h.update(c.encode() + b"\0")
         if c == "state":
-            h.update("\0".join(s.astype(str)).encode() + b"\0")
+            # ids in order of first appearance, then one code per row: canonical for a
+            # categorical or a string column alike, without a Python string per row
+            codes, uniques = pd.factorize(s, sort=False)
+            h.update("\0".join(map(str, uniques)).encode() + b"\0")
+            h.update(codes.astype("<i4").tobytes())
         elif c == "first_base_month":
             h.update(s.fillna(-1).to_numpy(dtype="<i8").tobytes())
         elif c in ("closed", "final_h"):

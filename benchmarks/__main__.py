@@ -1,5 +1,11 @@
-"""``python -m benchmarks`` (``make bench``): run every benchmark script."""
+"""``python -m benchmarks [--quick] [--out FILE]`` (``make bench``): the same as ``abm bench``.
 
-from benchmarks import engines
+The suite lives in :mod:`abm.bench` so that an installed package can run it too;
+``benchmarks/engines.py`` is the older two-engine comparison, kept as a quick check.
+"""
 
-engines.main()
+import sys
+
+from abm.bench import main
+
+sys.exit(main())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -390,3 +391,18 @@ def run_blocks(cm: Compiled, root: np.random.SeedSequence, first_block: int, n_b
     out = kernel(stack([cm]), crn_drawer(root, first_block, n_blocks), draws, n, m,
                  collect_months=True)
     return ChunkResult(start=start, **{k: v[0] for k, v in out.items()})
+
+
+def chunk_task(engine: str, cm: Compiled, entropy: Any, spawn_key: tuple[int, ...],
+               first_block: int, n_blocks: int, n_trials: int) -> ChunkResult:
+    """A unit of work for a worker process.
+
+    It lives here, not in :mod:`abm.runner`, because a spawned worker imports the module
+    of the function it runs: this one needs only numpy and scipy.special, not pandas.
+    """
+    root = np.random.SeedSequence(entropy, spawn_key=spawn_key)
+    if engine == "mesa":
+        from .mesa_engine import run_blocks_mesa
+
+        return run_blocks_mesa(cm, root, first_block, n_blocks, n_trials)
+    return run_blocks(cm, root, first_block, n_blocks, n_trials)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Scenario, load_scenario
-from .core import ChunkResult, Compiled, compile_scenario, run_blocks
+from .core import ChunkResult, Compiled, chunk_task, compile_scenario, run_blocks
 from .errors import ConfigError
 from .rng import BLOCK_SIZE, resolve_seed
 from .summary import TRIAL_COLUMNS, months_table, outputs_sha256, summarize
@@ -85,12 +85,6 @@ def _engine_fn(engine: str) -> Callable[..., ChunkResult]:
 
         return run_blocks_mesa
     raise ConfigError("--engine", "engine", engine, f"must be one of {', '.join(ENGINES)}")
-
-
-def _chunk_task(engine: str, cm: Compiled, entropy: Any, spawn_key: tuple[int, ...],
-                first_block: int, n_blocks: int, n_trials: int) -> ChunkResult:
-    root = np.random.SeedSequence(entropy, spawn_key=spawn_key)
-    return _engine_fn(engine)(cm, root, first_block, n_blocks, n_trials)
 
 
 def _chunks(n_blocks: int, per_chunk: int) -> list[tuple[int, int]]:
@@ -244,7 +238,7 @@ def _execute(engine: str, cm: Compiled, root: np.random.SeedSequence,
     from .parallel import pool_map
 
     args = [(engine, cm, root.entropy, root.spawn_key, fb, nb, trials) for fb, nb in tasks]
-    stream = pool_map(_chunk_task, args, min(workers, len(tasks)))
+    stream = pool_map(chunk_task, args, min(workers, len(tasks)))
     try:
         for i, res in stream:
             yield tasks[i][0], res

@@ -59,7 +59,7 @@ from matplotlib.ticker import FixedLocator, MaxNLocator
 from .errors import ResultsError
 from .summary import survival
 
-__all__ = ["FIGURE_NAMES", "draw_figures", "draw_run_dir", "draw_sweep_figures"]
+__all__ = ["FIGURE_NAMES", "draw_figures", "draw_history", "draw_run_dir", "draw_sweep_figures"]
 
 #: File names written by :func:`draw_figures`, in the order of the returned paths.
 FIGURE_NAMES = (
@@ -1732,3 +1732,59 @@ def _fig_index_table(ctx: _SweepContext, points: pd.DataFrame, outputs: Mapping[
     cb.set_label("ST (0–1)" if method == "sobol" else "μ*", fontsize=_SMALL_SIZE)
     cb.ax.tick_params(labelsize=_SMALL_SIZE)
     return fig, title
+
+
+def draw_history(rows: Sequence[Any], path: str | Path, *, trials: int) -> Path:
+    """Bar chart of the model's probability of the recorded outcome, per state and episode.
+
+    ``rows`` are :class:`abm.history.HistoryRow` (``scenario``, ``state``, ``recorded``,
+    ``p_recorded``, ``ci_low``, ``ci_high``). A dashed line at 1/2 marks "most likely".
+    """
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    episodes = list(dict.fromkeys(r.scenario for r in rows))
+    states = list(dict.fromkeys(r.state for r in rows))
+    by = {(r.scenario, r.state): r for r in rows}
+    fig = Figure(figsize=_FIGSIZE, dpi=_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(episodes), 1)
+    x = np.arange(len(states), dtype=float)
+    for k, ep in enumerate(episodes):
+        xs, p, lo, hi, labels = [], [], [], [], []
+        for i, sid in enumerate(states):
+            r = by.get((ep, sid))
+            if r is None:
+                continue
+            xs.append(x[i] - 0.4 + width * (k + 0.5))
+            p.append(r.p_recorded)
+            lo.append(r.ci_low)
+            hi.append(r.ci_high)
+            labels.append("base" if r.recorded else "none")
+        pa, loa, hia = np.array(p), np.array(lo), np.array(hi)
+        colour = _PALETTE[k % len(_PALETTE)]
+        ax.bar(xs, pa, width * 0.92, color=colour, label=f"{ep}")
+        ax.errorbar(xs, pa, yerr=_yerr(pa, loa, hia), fmt="none", ecolor="black",
+                    capsize=3, lw=1)
+        for xi, pi, hii, lab in zip(xs, pa, hia, labels, strict=True):
+            ax.text(xi, hii + 0.015, f"{pi:.2f}", ha="center", va="bottom",
+                    fontsize=_SMALL_SIZE)
+            ax.text(xi, 0.03, f"record: {lab}", ha="center", va="bottom", rotation=90,
+                    fontsize=_SMALL_SIZE, color="white", fontweight="bold")
+    ax.axhline(0.5, color="0.3", ls="--", lw=1, label="1/2: above it, the record is the "
+               "most likely outcome")
+    ax.set_xticks(x, states, fontsize=_TICK_SIZE)
+    ax.set_ylim(0, 1.1)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("model probability of the recorded outcome", fontsize=_LABEL_SIZE)
+    ax.set_xlabel("state (record: base = a US base within the horizon, none = no base)",
+                  fontsize=_LABEL_SIZE)
+    fig.suptitle("Does the model reproduce what happened?", fontsize=_TITLE_SIZE,
+                 fontweight="bold")
+    ax.set_title(f"{', '.join(episodes)} · {trials:,} trials per episode · whiskers: 95% "
+                 "Wilson intervals", fontsize=_SMALL_SIZE, color=_NOTE_COLOUR)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=_SMALL_SIZE,
+              ncols=3, frameon=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

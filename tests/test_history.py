@@ -76,12 +76,15 @@ def test_compare_refuses_different_state_lists(tmp_path):
         compare(BASELINE, [other], trials=10, seed=1)
 
 
-def test_validate_history_command():
-    r = subprocess.run([sys.executable, "-m", "abm", "validate-history", "--trials", "2000"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_validate_history_command(tmp_path):
+    fig = tmp_path / "v.png"
+    r = subprocess.run([sys.executable, "-m", "abm", "validate-history", "--trials", "2000",
+                        "--figure", str(fig)], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
     assert r.returncode == 0, r.stderr
     assert "| opening_2001 | UZB | base |" in r.stdout
     assert "most likely one for every state" in r.stdout
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_validate_history_needs_a_record(tmp_path):

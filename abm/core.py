@@ -330,11 +330,22 @@ def kernel(bt: Batch, draw: Callable[[MonthDraws], None], draws: MonthDraws, n: 
         if use_consent:
             def consent_p(agree: np.ndarray, w: np.ndarray = w, R: np.ndarray = R
                           ) -> np.ndarray:
-                # only months with an agreement somewhere pay for this; values are the
-                # same as computing it for every row
-                cp = dyn.consent_probability(w, bt.csto, par["consent_threshold"],
-                                             par["decision_width"], par["veto_strength"], R)
-                return np.where(bt.consent_rule, cp, 1.0) if mixed_rule else cp
+                # Only trials with an agreement this month need consent, a few per month;
+                # each value is computed exactly as it would be for the whole array.
+                rows = agree.any(axis=-1)                   # (P, n)
+                cp = np.ones(agree.shape)
+                pidx = np.nonzero(rows)[0]
+
+                def sel(a: np.ndarray) -> np.ndarray:      # (P, 1, k) -> (rows, k)
+                    return a[pidx, 0]
+
+                got = dyn.consent_probability(
+                    w[rows], bt.csto, sel(par["consent_threshold"]),
+                    sel(par["decision_width"]), sel(par["veto_strength"]), sel(R))
+                if mixed_rule:
+                    got = np.where(sel(bt.consent_rule), got, 1.0)
+                cp[rows] = got
+                return cp
         h_new, opened, vetoed, closed_now = dyn.decide(
             h, w, par["threshold"] + mo["legal_bar"][t], dr["D"][t], par["decision_width"],
             par["close_threshold"], consent_p, draws.u_decide, draws.u_consent)

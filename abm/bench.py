@@ -95,7 +95,7 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
     root = resolve_seed(1)
     steps_per_trial = cm.S * cm.T
     sizes = [1_000, 10_000, 100_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
-    repeats = 3 if quick else 5
+    repeats = 3
     res: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},

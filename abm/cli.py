@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import ConfigError, ResultsError
+from .errors import ConfigError, ResultsError, Terminated
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -213,11 +213,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           "a [[shocks]] entry falls at or after this month; use a longer horizon")
     from dataclasses import replace
 
-    resolved = replace(sc, trials=trials, seed=seed,
-                       horizon_months=months if months is not None else sc.horizon_months)
-    rid = run_id(resolved.sha256(), trials, seed, args.engine, resolved.horizon_months)
+    # The file's horizon stays in the resolved scenario (its schedules may reach past a
+    # shorter --months); the horizon actually run is recorded beside it.
+    resolved = replace(sc, trials=trials, seed=seed)
+    horizon = months if months is not None else sc.horizon_months
+    rid = run_id(resolved.sha256(), trials, seed, args.engine, horizon)
     run_dir = Path(args.out) if args.out else default_run_dir(Path("results"), sc.name, rid)
 
+    if run_dir.exists() and args.force:
+        _check_replaceable(run_dir, "manifest.json")
     if run_dir.exists() and not args.force:
         if not (run_dir / "manifest.json").exists():
             raise ConfigError("--out", "out", str(run_dir),
@@ -243,6 +247,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _note(args, f"wrote {run_dir} in {res.wall_seconds:.1f} s of simulation")
     _emit(args, res.summary, run_dir)
     return EXIT_OK
+
+
+def _check_replaceable(path: Path, marker: str) -> None:
+    """``--force`` replaces only an empty directory or one this tool wrote (its marker file
+    is there), never an arbitrary directory named by ``--out``."""
+    if path.is_dir() and (not any(path.iterdir()) or (path / marker).is_file()):
+        return
+    raise ConfigError("--out", "out", str(path), f"exists and is not an abm results directory "
+                      f"(no {marker}); --force will not replace it: choose another path")
 
 
 def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path) -> None:
@@ -381,7 +394,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                                           progress=progress, figures=not args.no_figures)
     except SweepInterrupted as exc:
         print(f"abm sweep: {exc}", file=sys.stderr)
-        return 130
+        return 143 if exc.terminated else 130
     finally:
         if bar is not None:
             bar.close()
@@ -458,11 +471,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temporary results
-    directories are removed on the way out)."""
-
-
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
 
@@ -510,7 +518,25 @@ def _main(argv: list[str] | None) -> int:
 
 
 def entry() -> NoReturn:
-    sys.exit(main())
+    """The console script: run :func:`main` and exit with its code.
+
+    After an interrupt (130, 143) everything is already cleaned up, and the process leaves
+    with ``os._exit``: CPython 3.11 marks a KeyboardInterrupt as unhandled when it escapes
+    code an extension module runs through ``PyRun_String`` during its import (Cython does,
+    e.g. in scipy.special), and would then kill itself with SIGINT at exit although the
+    interrupt was handled here, turning exit code 130 into "killed by signal 2".
+    """
+    code = main()
+    if code in (130, 143):
+        import atexit
+
+        # the normal exit work (multiprocessing releases its pools' semaphores here), then
+        # leave without the interpreter's final check of that flag
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -89,9 +89,6 @@ class Schedule:
     def constant(cls, value: float) -> Schedule:
         return cls(((0.0, float(value)),))
 
-    @property
-    def is_constant(self) -> bool:
-        return len({v for _, v in self.points}) == 1
 
     def values(self, horizon: int) -> np.ndarray:
         """Value at each month ``0 .. horizon-1``, shape ``(horizon,)``."""
@@ -607,7 +604,8 @@ def apply_override(raw: dict[str, Any], key: str, value: Any) -> None:
     names = [f.name for f in fields(State) if f.name != "id"]
     if attr not in names:
         raise ConfigError(src, key, value, _unknown(attr, names, what="state attribute"))
-    states[ids.index(sid)][attr] = value
+    # the first table with this id (ids skipped non-table entries, so search the list)
+    next(st for st in states if isinstance(st, dict) and st.get("id") == sid)[attr] = value
 
 
 def _unknown(key: str, allowed: list[str], what: str = "key") -> str:

@@ -6,7 +6,7 @@ exit code 2 and one line on stderr, never a traceback.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "ResultsError"]
+__all__ = ["ConfigError", "ResultsError", "Terminated"]
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -44,3 +44,8 @@ class ConfigError(ValueError):
 
 class ResultsError(Exception):
     """A results directory that is missing, incomplete or has been tampered with."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temporary results
+    directories are removed on the way out); the command line exits 143 for it."""

@@ -202,7 +202,7 @@ class StateAgent(FixedAgent):
     csto : bool
         CSTO member.
     exposure : float
-        Afghan border length / 1000 km.
+        Afghan border length / 1000 km, times the state's ``spillover_exposure``.
     dependence, legal_bar, responsiveness, stubbornness, w0, p0 : float
         Attributes in force for the current month (after shocks); ``w0``, ``p0`` are the
         Friedkin-Johnsen anchors of willingness and public support.

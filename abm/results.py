@@ -122,7 +122,7 @@ def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list
         "scenario_sha256": sc.sha256(),
         "seed": result.seed,
         "trials": sc.trials,
-        "horizon_months": sc.horizon_months,
+        "horizon_months": result.horizon,
         "engine": result.engine,
         "workers": result.workers,
         "block_size": BLOCK_SIZE,
@@ -151,7 +151,10 @@ def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None
     run_dir : Path
         Final directory. Written as ``<parent>/.tmp-<name>-<pid>`` first, then renamed.
     replace : bool
-        Replace an existing directory (``--force``); otherwise an existing one is an error.
+        Replace an existing directory (``--force``; the caller checks it is a results
+        directory). Otherwise, if the directory appears while this run writes, a complete
+        one with the same run id is kept (same id, same numbers) and anything else is an
+        error.
 
     Returns
     -------
@@ -177,16 +180,27 @@ def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None
 
             draw_figures(result.table, result.months, result.summary, tmp / "figures")
         if run_dir.exists() and replace:
-            trash = parent / f".trash-{run_dir.name}-{os.getpid()}"
-            os.rename(run_dir, trash)
-            _rename_or_keep_theirs(tmp, run_dir, rid)
-            shutil.rmtree(trash, ignore_errors=True)
+            swap_in(tmp, run_dir, lambda: _rename_or_keep_theirs(tmp, run_dir, rid))
         else:
             _rename_or_keep_theirs(tmp, run_dir, rid)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return run_dir
+
+
+def swap_in(tmp: Path, final: Path, rename: Any = None) -> None:
+    """Replace ``final`` by ``tmp``: move the old directory aside, rename, then delete it;
+    if the rename fails, the old directory is put back (nothing already written is lost)."""
+    trash = final.parent / f".trash-{final.name}-{os.getpid()}"
+    os.rename(final, trash)
+    try:
+        (rename or (lambda: os.rename(tmp, final)))()
+    except BaseException:
+        if not final.exists():
+            os.rename(trash, final)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _rename_or_keep_theirs(tmp: Path, run_dir: Path, rid: str) -> None:

@@ -55,6 +55,10 @@ def resolve_seed(seed: int | np.random.SeedSequence | np.random.Generator | None
     if seed is None:
         return np.random.SeedSequence()
     if isinstance(seed, np.random.SeedSequence):
+        # Only the entropy is recorded as "the seed used", so it must say everything.
+        if seed.spawn_key or not isinstance(seed.entropy, int):
+            raise ValueError("seed: a SeedSequence must be a root with integer entropy "
+                             "(no spawn_key); pass its entropy or an int instead")
         return seed
     if isinstance(seed, np.random.Generator):
         hi, lo = seed.integers(0, 2**64, size=2, dtype=np.uint64)

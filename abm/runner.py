@@ -32,8 +32,6 @@ ENGINES = ("numpy", "mesa")
 #: Trials per chunk of work (a multiple of BLOCK_SIZE); large enough to amortise numpy's
 #: per-call overhead, small enough to stay in cache.
 DEFAULT_CHUNK_TRIALS = 16 * BLOCK_SIZE
-#: Bytes of working memory per trial-state in a chunk (state, outcomes, draws, temporaries).
-_BYTES_PER_TRIAL_STATE_CHUNK = 400
 #: Bytes kept per trial-state for the per-trial table (arrays plus the DataFrame copy).
 _BYTES_PER_TRIAL_STATE_KEPT = 120
 
@@ -45,7 +43,10 @@ class SimulationResult:
     Attributes
     ----------
     scenario : Scenario
-        The resolved scenario (``trials``, ``seed`` and ``horizon_months`` as run).
+        The resolved scenario (``trials`` and ``seed`` as run; ``horizon_months`` as in the
+        file, which may exceed the horizon run).
+    horizon : int
+        Months simulated.
     seed : int
         The seed actually used (the root ``SeedSequence`` entropy).
     table : pandas.DataFrame
@@ -59,6 +60,7 @@ class SimulationResult:
 
     scenario: Scenario
     seed: int
+    horizon: int
     engine: str
     workers: int
     table: pd.DataFrame
@@ -91,12 +93,27 @@ def _chunks(n_blocks: int, per_chunk: int) -> list[tuple[int, int]]:
     return [(b, min(per_chunk, n_blocks - b)) for b in range(0, n_blocks, per_chunk)]
 
 
+def _available_memory() -> int | None:
+    """Bytes the kernel could give this process: MemAvailable (free plus reclaimable page
+    cache) where /proc/meminfo has it, else free pages."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def check_memory(trials: int, n_states: int, source: str = "trials") -> None:
     """Refuse a run whose kept per-trial table cannot fit in this machine's memory."""
     need = trials * n_states * _BYTES_PER_TRIAL_STATE_KEPT
-    try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
+    avail = _available_memory()
+    if avail is None:
         return
     if need > 0.8 * avail:
         raise ConfigError(source, "trials", trials,
@@ -161,8 +178,11 @@ def simulate(
         if too_late:
             raise ConfigError("--months", "horizon_months", months,
                               f"a shock falls in month {too_late[0].month}; horizon must exceed it")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError("--workers", "workers", workers, "must be a positive integer")
+    max_workers = 4 * (os.cpu_count() or 1)
+    if (isinstance(workers, bool) or not isinstance(workers, int) or not
+            1 <= workers <= max_workers):
+        raise ConfigError("--workers", "workers", workers,
+                          f"must be an integer in [1, {max_workers}] (4 per CPU here)")
     _engine_fn(engine)  # validates the name (and that the engine imports)
     check_memory(int(trials), len(scenario.states))
 
@@ -170,9 +190,10 @@ def simulate(
     root = resolve_seed(seed_in)
     seed_used = root.entropy
     horizon = scenario.horizon_months if months is None else int(months)
-    scenario = replace(scenario, trials=int(trials), seed=int(seed_used) if isinstance(
-        seed_used, int) else scenario.seed, horizon_months=horizon)
-    cm = compile_scenario(scenario)
+    # the scenario keeps its own horizon (its schedules may reach past ``months``); the
+    # horizon run is ``result.horizon``
+    scenario = replace(scenario, trials=int(trials), seed=int(seed_used))
+    cm = compile_scenario(scenario, horizon=horizon)
 
     n_blocks = math.ceil(trials / BLOCK_SIZE)
     per_chunk = max(1, math.ceil(chunk_trials / BLOCK_SIZE))
@@ -255,7 +276,7 @@ def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Comp
     # values and mask as they are, and the state column is one byte of codes per row
     cols = {
         "trial": np.repeat(np.arange(trials, dtype=np.int64), S),
-        "state": pd.Categorical.from_codes(np.tile(np.arange(S, dtype=np.int8), trials),
+        "state": pd.Categorical.from_codes(np.tile(np.arange(S, dtype=np.int16), trials),
                                            categories=list(cm.ids)),
         "first_base_month": pd.arrays.IntegerArray(first, first < 0),
     }
@@ -270,7 +291,8 @@ def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Comp
                         state_names=tuple(st.name or st.id for st in scenario.states))
     summary["outputs_sha256"] = outputs_sha256(table)
     return SimulationResult(
-        scenario=scenario, seed=seed, engine=engine, workers=workers, table=table,
+        scenario=scenario, seed=seed, horizon=cm.T, engine=engine, workers=workers,
+        table=table,
         months=months, summary=summary, started=started.isoformat(timespec="seconds"),
         finished=finished.isoformat(timespec="seconds"), wall_seconds=wall,
     )

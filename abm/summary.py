@@ -45,7 +45,7 @@ def wilson(k: int | np.ndarray, n: int | np.ndarray, level: float = 0.95
     Vectorised over ``k`` (and ``n``): a sweep asks for thousands at once, and
     ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``, which
     ``tests/test_core.py`` pins this against, computes an unused p-value each time.
-    Returns floats for scalar input, arrays otherwise; NaN where ``n`` is 0.
+    Returns floats for scalar input, arrays otherwise; ``(0, 1)`` where ``n`` is 0.
     """
     k = np.asarray(k, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
@@ -215,7 +215,9 @@ def months_table(hist_w: np.ndarray, hist_p: np.ndarray, sum_w: np.ndarray, sum_
 def outputs_sha256(table: pd.DataFrame) -> str:
     """SHA-256 of the per-trial table in canonical order and format.
 
-    Rows sorted by ``(trial, state order)``; each column in :data:`TRIAL_COLUMNS` order as
+    Rows in the table's order (trial, then state in scenario order, as ``simulate`` and
+    the Mesa engine build it; a reordered table hashes differently); each column in
+    :data:`TRIAL_COLUMNS` order as
     little-endian fixed-width bytes (int64, float64 bit patterns, bool as uint8; the state
     column as its distinct ids in order of first appearance, UTF-8 joined by NUL, then an
     int32 code per row; a missing ``first_base_month`` is -1). Two runs that agree

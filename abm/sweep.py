@@ -48,7 +48,7 @@ import numpy as np
 
 from .config import SWEEP_KEYS, Scenario, apply_override, build, load_raw
 from .core import FIXED_POINT, Batch, compile_scenario, crn_drawer, kernel, stack
-from .errors import ConfigError, ResultsError
+from .errors import ConfigError, ResultsError, Terminated
 from .rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month, resolve_seed
 
 __all__ = ["DESIGNS", "Parameter", "SweepSpec", "Experiment", "load_experiment",
@@ -112,6 +112,7 @@ class Experiment:
     raw: dict[str, Any] = field(repr=False)
     prov: Any = field(repr=False)
     overrides: tuple[str, ...] = ()
+    scenarios: list[Scenario] = field(default_factory=list, repr=False)  # one per point
 
     @property
     def keys(self) -> list[str]:
@@ -184,6 +185,9 @@ def _spec(path: str, raw: dict[str, Any], prov: Any) -> SweepSpec:
         return v
 
     tpp = pos_int("trials_per_point", 1000)
+    if tpp > 10**9:
+        raise ConfigError(prov("sweep.trials_per_point"), "sweep.trials_per_point", tpp,
+                          "must be an integer in [1, 1000000000]")
     points = pos_int("points", None)
     levels = pos_int("levels", 4, lo=2)
     seed = sw.get("seed")
@@ -228,6 +232,14 @@ def _spec(path: str, raw: dict[str, Any], prov: Any) -> SweepSpec:
                                   "needs low and high")
             if not isinstance(vals, list) or not vals:
                 raise ConfigError(src, f"{where}.values", vals, "must be a non-empty list")
+            for j, v in enumerate(vals):
+                ok = (isinstance(v, bool) if key in _BOOL_KEYS else
+                      isinstance(v, int | float) and not isinstance(v, bool)
+                      and math.isfinite(v))
+                if not ok:
+                    want = "true or false" if key in _BOOL_KEYS else "a finite number (a " \
+                        "sweep sets a constant, not a schedule)"
+                    raise ConfigError(src, f"{where}.values[{j}]", v, f"must be {want}")
             params.append(Parameter(key, values=tuple(vals)))
             continue
         if "low" not in spec or "high" not in spec:
@@ -261,7 +273,8 @@ def _untransform(spec: SweepSpec, U: np.ndarray) -> np.ndarray:
     X = U.copy()
     for j, p in enumerate(spec.parameters):
         if p.log:
-            X[:, j] = np.exp(X[:, j])
+            # exp(log(high)) can exceed high in the last bit; keep samples inside the range
+            X[:, j] = np.clip(np.exp(X[:, j]), p.low, p.high)
     return X
 
 
@@ -310,7 +323,11 @@ def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = (
     base = build(raw, prov)
     spec = _spec(str(path), raw, prov)
     seed_in = spec.seed if spec.seed is not None else base.seed
-    seed = int(resolve_seed(seed_in).entropy)
+    if seed_in is None:
+        raise ConfigError(prov("sweep"), "sweep.seed", None,
+                          "a sweep needs a seed (sweep.seed, or the scenario's seed) so that "
+                          "it finds its directory again, resumes and reproduces")
+    seed = int(seed_in)
     spec = replace(spec, seed=seed)
     for p in spec.parameters:
         probe = p.values if p.values is not None else (p.low, p.high)
@@ -325,8 +342,18 @@ def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = (
                 raise ConfigError(prov("sweep"), f'sweep.parameters."{p.key}".{field_}', v,
                                   exc.allowed) from None
     X = design_matrix(spec, seed)
-    return Experiment(path=str(path), base=base, spec=spec, seed=seed, X=X, raw=raw,
-                      prov=prov, overrides=tuple(overrides))
+    exp = Experiment(path=str(path), base=base, spec=spec, seed=seed, X=X, raw=raw,
+                     prov=prov, overrides=tuple(overrides))
+    # every point is validated now, before anything is written (a combination can break
+    # a joint limit such as the incident-rate cap even when each value is in range)
+    for i in range(exp.n_points):
+        try:
+            exp.scenarios.append(exp.point_scenario(i))
+        except ConfigError as exc:
+            values = ", ".join(f"{k}={_py(k, v)}" for k, v in zip(exp.keys, X[i], strict=True))
+            raise ConfigError(prov("sweep"), f"sweep point {i} ({values})", exc.value,
+                              f"{exc.key}: {exc.allowed}") from None
+    return exp
 
 
 # --------------------------------------------------------------------------- execution
@@ -409,7 +436,11 @@ def plan_chunks(n_points: int, tpp: int) -> list[tuple[int, int, int, int]]:
 
 
 class SweepInterrupted(Exception):
-    """A sweep stopped by Ctrl-C or SIGTERM; its checkpoints are kept."""
+    """A sweep stopped by Ctrl-C or SIGTERM (``terminated``); its checkpoints are kept."""
+
+    def __init__(self, message: str, terminated: bool = False):
+        super().__init__(message)
+        self.terminated = terminated
 
 
 @dataclass
@@ -504,12 +535,13 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
     executor = executor or Executor()
     sid = exp.sweep_id()
     final = Path(out_dir) if out_dir else Path("results") / exp.base.name / f"sweep-{sid}"
-    if final.exists() and not force:
-        summ_path = final / "summary.json"
-        if not summ_path.is_file():
-            raise ConfigError("--out", "out", str(final),
-                              "exists and is not a sweep directory; choose another path")
-        summary = json.loads(summ_path.read_text())
+    if final.exists():
+        is_sweep = (final / "manifest.json").is_file() and (final / "points.parquet").exists()
+        if not is_sweep and any(final.iterdir()):
+            raise ConfigError("--out", "out", str(final), "exists and is not a sweep "
+                              "directory; choose another path (--force will not replace it)")
+    if final.exists() and not force and any(final.iterdir()):
+        summary = _read_finished(final)
         if summary.get("sweep_id") != sid:
             raise ConfigError("--out", "out", str(final),
                               "holds a different sweep; use --force or another --out")
@@ -553,7 +585,8 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         if todo:
-            cms = [compile_scenario(exp.point_scenario(i)) for i in range(exp.n_points)]
+            cms = [compile_scenario(sc) for sc in (exp.scenarios or [
+                exp.point_scenario(i) for i in range(exp.n_points)])]
             cms.append(compile_scenario(exp.base))
             bt = stack(cms)
             root = resolve_seed(exp.seed)
@@ -570,13 +603,14 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
                     done += 1
                     if progress:
                         progress(done, len(tasks))
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 # close the pool now (drop queued chunks) rather than when the generator is
                 # collected, which at interpreter exit would run every queued chunk first
                 stream.close()
                 raise SweepInterrupted(
                     f"interrupted: {len(results)} of {len(tasks)} chunks are checkpointed in "
-                    f"{chunks_dir}; run the same command with --resume to finish") from None
+                    f"{chunks_dir}; run the same command with --resume to finish",
+                    terminated=isinstance(exc, Terminated)) from None
         wall = time.perf_counter() - t0
         summary, points = _assemble(exp, sid, tasks, results)
         _write(exp, final, work, summary, points, executor, started, wall, figures)
@@ -584,6 +618,33 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
         lock.close()
     shutil.rmtree(work, ignore_errors=True)
     return final, summary, False
+
+
+SWEEP_FILES = ("points.parquet", "summary.json", "sensitivity.json")
+
+
+def _read_finished(final: Path) -> dict[str, Any]:
+    """The summary of a finished sweep, after checking every file against its manifest."""
+    from .results import _read_json
+
+    manifest = _read_json(final / "manifest.json")
+    files = manifest.get("files")
+    problems = (["manifest lists no files"] if not isinstance(files, dict) else
+                [p for name in SWEEP_FILES for p in _sweep_file_problem(final, name, files)])
+    if problems:
+        raise ResultsError(f"{final}: {problems[0]}; use --force to recompute")
+    return _read_json(final / "summary.json")
+
+
+def _sweep_file_problem(final: Path, name: str, files: dict[str, Any]) -> list[str]:
+    from .results import _sha256_file
+
+    f = final / name
+    if not f.is_file():
+        return [f"{name} is missing"]
+    if _sha256_file(f) != files.get(name):
+        return [f"{name} does not match the manifest's sha256 (changed or truncated)"]
+    return []
 
 
 def _assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
@@ -605,8 +666,12 @@ def _assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
         n_any[p0:p1] += r["n_any"]
         m = int(r["m"])
         bits[p0:p1, b0 * BLOCK_SIZE:b0 * BLOCK_SIZE + m] = r["bits"]
-    got = np.unpackbits(bits, axis=-1, count=S + 1).astype(bool)  # (n_total, tpp, S+1)
+    def got(q: int) -> np.ndarray:
+        """Point q's per-trial base indicators, (tpp, S+1); unpacked one point at a time."""
+        return np.unpackbits(bits[q], axis=-1, count=S + 1).astype(bool)
+
     ids = exp.base.state_ids
+    ref_got = got(exp.n_points)
     n = tpp
 
     def mean_ci(s: np.ndarray, ss: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -620,19 +685,23 @@ def _assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
         cols[key] = (exp.X[:, j].astype(bool) if key in _BOOL_KEYS else exp.X[:, j])
     ref = exp.n_points
 
-    def diff(col: int) -> tuple[list[float], list[float], list[float]]:
-        d, lo, hi = [], [], []
-        for q in range(exp.n_points):
+    diffs = {col: ([], [], []) for col in range(S + 1)}
+    for q in range(exp.n_points):
+        gq = got(q)
+        for col in range(S + 1):
+            d, lo, hi = diffs[col]
             if exp.spec.crn:
-                a, b_, c = paired_difference(got[ref, :, col], got[q, :, col])
+                a, b_, c = paired_difference(ref_got[:, col], gq[:, col])
             else:  # independent streams: unpaired normal interval
-                pa, pb = got[ref, :, col].mean(), got[q, :, col].mean()
+                pa, pb = ref_got[:, col].mean(), gq[:, col].mean()
                 half = Z95 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
                 a, b_, c = pb - pa, pb - pa - half, pb - pa + half
             d.append(a)
             lo.append(b_)
             hi.append(c)
-        return d, lo, hi
+
+    def diff(col: int) -> tuple[list[float], list[float], list[float]]:
+        return diffs[col]
 
     cols["any_base.p"] = n_any[:ref] / n
     cols["any_base.ci_low"], cols["any_base.ci_high"] = wilson(n_any[:ref], n)
@@ -657,14 +726,14 @@ def _assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
     for k in AGG_INT:
         h.update(k.encode() + np.ascontiguousarray(agg[k], dtype="<i8").tobytes())
     h.update(np.ascontiguousarray(n_any, dtype="<i8").tobytes())
-    h.update(np.packbits(got, axis=-1).tobytes())
+    h.update(bits.tobytes())  # packed with zero padding, as np.packbits writes it
 
     ref_ci = wilson(int(n_any[ref]), n)
     reference = {"any_base": {"p": float(n_any[ref] / n), "ci_low": ref_ci[0],
                               "ci_high": ref_ci[1]}, "states": {}}
     for i, sid_ in enumerate(ids):
         lo, hi = wilson(int(agg["n_base"][ref, i]), n)
-        mh, mlo, mhi = mean_ci(agg["sum_hosted"][ref, i], agg["sumsq_hosted"][ref, i])
+        mh, _, _ = mean_ci(agg["sum_hosted"][ref, i], agg["sumsq_hosted"][ref, i])
         reference["states"][sid_] = {"p_base": float(agg["n_base"][ref, i] / n),
                                      "ci_low": lo, "ci_high": hi,
                                      "p_veto": float(agg["n_veto"][ref, i] / n),
@@ -738,7 +807,7 @@ def sensitivity(exp: Experiment, points: Any) -> dict[str, Any]:
 
 def _write(exp: Experiment, final: Path, work: Path, summary: dict[str, Any], points: Any,
            executor: Executor, started: datetime, wall: float, figures: bool) -> None:
-    from .results import _git_commit, _sha256_file, _versions, _write_json
+    from .results import _git_commit, _sha256_file, _versions, _write_json, swap_in
 
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
     if tmp.exists():
@@ -765,10 +834,7 @@ def _write(exp: Experiment, final: Path, work: Path, summary: dict[str, Any], po
 
             draw_sweep_figures(points, summary, sens, tmp / "figures")
         if final.exists():
-            trash = final.parent / f".trash-{final.name}-{os.getpid()}"
-            os.rename(final, trash)
-            os.rename(tmp, final)
-            shutil.rmtree(trash, ignore_errors=True)
+            swap_in(tmp, final)
         else:
             os.rename(tmp, final)
     except BaseException:

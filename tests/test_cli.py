@@ -175,3 +175,26 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
     assert r.returncode == 0
     assert r.stderr.strip().splitlines() == [r.stderr.strip()]  # one note, no bar
     assert r.stderr.startswith("wrote ") and "trial/s" not in r.stderr
+
+
+def test_force_never_replaces_a_directory_it_did_not_write(tmp_path):
+    keep = tmp_path / "thesis"
+    keep.mkdir()
+    (keep / "chapter1.tex").write_text("precious")
+    r = abm("run", BASELINE, "--trials", "50", "--out", keep, "--force", "--quiet")
+    assert r.returncode == 2 and "is not an abm results directory" in r.stderr
+    assert (keep / "chapter1.tex").read_text() == "precious"
+
+
+def test_a_shorter_months_run_reproduces(tmp_path):
+    """--months shorter than the file's schedules: the manifest keeps the file's scenario
+    and records the horizon run, so reproduce re-validates and matches."""
+    out = tmp_path / "short"
+    r = abm("run", BASELINE, "--trials", "200", "--seed", "4", "--months", "12", "--out", out,
+            "--quiet", "--no-figures")
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["horizon_months"] == 12 and manifest["scenario"]["horizon_months"] == 36
+    assert json.loads((out / "summary.json").read_text())["horizon_months"] == 12
+    r = abm("reproduce", out)
+    assert r.returncode == 0, r.stderr

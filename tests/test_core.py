@@ -301,3 +301,17 @@ def test_pinned_regression_numbers():
 
 PINNED = {"bases": 4052, "vetoes": 33554, "closed": 988, "incidents": 107810,
           "months_hosted": 141689}
+
+
+def test_a_child_seed_sequence_is_refused():
+    """Only a root's entropy is recorded as the seed, so a spawned child (whose spawn_key
+    would be lost) cannot be reproduced from the record: refuse it."""
+    child = np.random.SeedSequence(5).spawn(2)[1]
+    with pytest.raises(ValueError, match="SeedSequence must be a root"):
+        simulate(BASELINE, trials=10, seed=child)
+
+
+def test_many_states():
+    states = [{"id": f"S{i:03d}", "willingness": 0.5} for i in range(130)]
+    res = simulate(make(states, horizon_months=2), trials=3, seed=1)
+    assert res.table.state.iloc[129] == "S129" and len(res.table) == 390

@@ -208,7 +208,7 @@ def _abm(*args, **kw):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_killed_sweep_resumes_to_the_same_hash(tmp_path, sig):
     over = ["--set", "sweep.trials_per_point=3000"]
     out = tmp_path / "killed"
@@ -223,8 +223,8 @@ def test_killed_sweep_resumes_to_the_same_hash(tmp_path, sig):
     os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     assert not out.exists(), "a killed sweep must not leave a directory that looks complete"
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130
+    if sig in (signal.SIGINT, signal.SIGTERM):
+        assert proc.returncode == (130 if sig == signal.SIGINT else 143)
         assert "--resume" in err and str(chunks) in err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     # without --resume the partial sweep is not silently overwritten
@@ -289,3 +289,49 @@ def test_bad_sweeps_exit_2_with_one_line(tmp_path, sweep, pattern):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(pattern, lines[0]) and "bad.toml" in lines[0]
     assert not (tmp_path / "results").exists()
+
+
+def test_a_sweep_needs_a_seed(tmp_path):
+    f = tmp_path / "noseed.toml"
+    f.write_text('name = "noseed"\n[[states]]\nid = "AA"\n[sweep]\ndesign = "grid"\n'
+                 '[sweep.parameters."russia.pressure"]\nvalues = [0.1, 0.2]\n')
+    with pytest.raises(ConfigError, match="a sweep needs a seed"):
+        load_experiment(f)
+
+
+def test_grid_values_must_be_numbers(tmp_path):
+    f = experiment(tmp_path, '[sweep]\ndesign = "grid"\n[sweep.parameters."russia.pressure"]\n'
+                             'values = [[[0, 0.2], [12, 0.8]]]\n', "sched")
+    with pytest.raises(ConfigError, match=r"values\[0\].*must be a finite number"):
+        load_experiment(f)
+
+
+def test_log_range_ends_stay_inside_the_range(tmp_path):
+    f = experiment(tmp_path, '[sweep]\ndesign = "morris"\npoints = 4\nlevels = 2\n'
+                             '[sweep.parameters."russia.drill_rate"]\nlow = 0.1\nhigh = 10\n'
+                             'log = true\n', "logmax")
+    exp = load_experiment(f)  # exp(log(10)) = 10.000000000000002 would break [0, 10]
+    assert exp.X.max() == 10.0 and exp.X.min() >= 0.1
+
+
+def test_a_tampered_finished_sweep_is_not_reused(tmp_path):
+    exp = load_experiment(GRID, ["sweep.trials_per_point=100"])
+    d, _, _ = run(exp, tmp_path, "t")
+    pts = points(d)
+    pts.loc[0, "any_base.p"] = 0.99
+    pts.to_parquet(d / "points.parquet", index=False)
+    from abm.errors import ResultsError
+
+    with pytest.raises(ResultsError, match="does not match the manifest"):
+        run(exp, tmp_path, "t")
+
+
+def test_force_does_not_replace_a_foreign_directory(tmp_path):
+    exp = load_experiment(GRID, ["sweep.trials_per_point=100"])
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    with pytest.raises(ConfigError, match="not a sweep directory"):
+        run_sweep(exp, out_dir=foreign, executor=Executor("inprocess"), figures=False,
+                  force=True)
+    assert (foreign / "notes.txt").read_text() == "keep"

@@ -335,3 +335,49 @@ def test_force_does_not_replace_a_foreign_directory(tmp_path):
         run_sweep(exp, out_dir=foreign, executor=Executor("inprocess"), figures=False,
                   force=True)
     assert (foreign / "notes.txt").read_text() == "keep"
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_many_times_resumes_to_the_same_hash(tmp_path):
+    """Kill with SIGKILL at random moments (fixed seed), resume, kill again, ...: the
+    finished sweep has the uninterrupted outputs_sha256."""
+    import random
+
+    rng = random.Random(7)
+    over = ["--set", "sweep.trials_per_point=2000"]
+    out = tmp_path / "many"
+    chunks = out.with_name(out.name + ".partial") / "chunks"
+    kills = 0
+    for _attempt in range(6):
+        args = ["sweep", GRID, "--workers", "2", "--out", out, "--no-figures", "--quiet",
+                *over]
+        if chunks.exists():
+            args.append("--resume")
+        proc = _abm(*args)
+        before = len(list(chunks.glob("*.npz"))) if chunks.exists() else 0
+        deadline = time.time() + 120
+        wait_for = before + rng.randint(1, 3)  # kill after a random number of new chunks
+        while time.time() < deadline and proc.poll() is None:
+            if chunks.exists() and len(list(chunks.glob("*.npz"))) >= wait_for:
+                time.sleep(rng.uniform(0.0, 0.3))
+                break
+            time.sleep(0.02)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=60)
+            kills += 1
+            assert not out.exists()
+            continue
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        break
+    if not out.exists():  # finish whatever is left
+        r = subprocess.run([sys.executable, "-m", "abm", "sweep", GRID, "--workers", "2",
+                            "--out", out, "--no-figures", "--quiet", "--resume", *over],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    assert kills >= 2, "the sweep should have been killed more than once"
+    got = json.loads((out / "summary.json").read_text())
+    exp = load_experiment(GRID, ["sweep.trials_per_point=2000"])
+    _, whole, _ = run(exp, tmp_path, "whole", executor=Executor("pool", 2))
+    assert got["outputs_sha256"] == whole["outputs_sha256"]

@@ -21,7 +21,8 @@ from .config import Scenario
 from .rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month
 
 __all__ = ["Compiled", "compile_scenario", "ChunkResult", "run_blocks", "Batch", "stack",
-           "kernel", "crn_drawer", "HIST_BINS", "FIXED_POINT"]
+           "kernel", "crn_drawer", "chunk_task", "hist_counts", "fixed_sum", "HIST_BINS",
+           "FIXED_POINT"]
 
 #: Histogram bins on (0, 1) for the per-month quantile bands, plus one bin each for the
 #: point masses at exactly 0 and exactly 1 (clipping puts mass there). Resolution 0.001.
@@ -169,7 +170,7 @@ class ChunkResult:
         return self.first_base_month.shape[0]
 
 
-def _hist(x: np.ndarray, S: int) -> np.ndarray:
+def hist_counts(x: np.ndarray, S: int) -> np.ndarray:
     """Counts per state over ``HIST_BINS + 2`` bins: exactly 0, ``HIST_BINS`` bins, exactly 1."""
     # x in [0, 1]: truncation is floor; +1 for x > 0 leaves exactly 0 in bin 0, and
     # x = 1 lands in bin HIST_BINS + 1 by itself
@@ -179,7 +180,7 @@ def _hist(x: np.ndarray, S: int) -> np.ndarray:
     return np.bincount(b.ravel(), minlength=S * (HIST_BINS + 2)).reshape(S, HIST_BINS + 2)
 
 
-def _fixed(x: np.ndarray) -> np.ndarray:
+def fixed_sum(x: np.ndarray) -> np.ndarray:
     return np.rint(x * FIXED_POINT).astype(np.int64).sum(axis=0)
 
 
@@ -292,10 +293,10 @@ def kernel(bt: Batch, draw: Callable[[MonthDraws], None], draws: MonthDraws, n: 
 
     def record(t: int) -> None:
         for q in range(P):
-            acc["hist_w"][q, t] = _hist(w[q, :m], S)
-            acc["hist_p"][q, t] = _hist(p[q, :m], S)
-            acc["sum_w"][q, t] = _fixed(w[q, :m])
-            acc["sum_p"][q, t] = _fixed(p[q, :m])
+            acc["hist_w"][q, t] = hist_counts(w[q, :m], S)
+            acc["hist_p"][q, t] = hist_counts(p[q, :m], S)
+            acc["sum_w"][q, t] = fixed_sum(w[q, :m])
+            acc["sum_p"][q, t] = fixed_sum(p[q, :m])
             acc["hosting"][q, t] = h[q, :m].sum(axis=0)
 
     use_consent = bool(bt.consent_rule.any()) and bool(bt.csto.any())

@@ -61,7 +61,7 @@ from mesa.discrete_space import FixedAgent, Network
 
 from . import dynamics as dyn
 from .config import Scenario, load_scenario
-from .core import HIST_BINS, ChunkResult, Compiled, _fixed, _hist, compile_scenario
+from .core import HIST_BINS, ChunkResult, Compiled, compile_scenario, fixed_sum, hist_counts
 from .rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month, resolve_seed
 
 __all__ = [
@@ -508,8 +508,8 @@ def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int
     Same signature and result as :func:`abm.core.run_blocks`: every valid trial
     (``< n_trials``) of the blocks runs as a :class:`BasingModel` on its row of the
     block's tape; the per-month accumulators are computed from the trials' recorded
-    trajectories with the core's own :func:`~abm.core._hist` and
-    :func:`~abm.core._fixed`, so they are integers equal to the core's.
+    trajectories with the core's own :func:`~abm.core.hist_counts` and
+    :func:`~abm.core.fixed_sum`, so they are integers equal to the core's.
 
     Parameters
     ----------
@@ -553,10 +553,10 @@ def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int
     sum_p = np.zeros((T + 1, S), dtype=np.int64)
     host_n = np.zeros((T + 1, S), dtype=np.int64)
     for t in range(T + 1):
-        hist_w[t] = _hist(w[:, t], S)
-        hist_p[t] = _hist(p[:, t], S)
-        sum_w[t] = _fixed(w[:, t])
-        sum_p[t] = _fixed(p[:, t])
+        hist_w[t] = hist_counts(w[:, t], S)
+        hist_p[t] = hist_counts(p[:, t], S)
+        sum_w[t] = fixed_sum(w[:, t])
+        sum_p[t] = fixed_sum(p[:, t])
         host_n[t] = h[:, t].sum(axis=0)
 
     return ChunkResult(

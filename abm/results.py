@@ -34,7 +34,8 @@ from .errors import ResultsError
 from .rng import BLOCK_SIZE
 
 __all__ = ["run_id", "default_run_dir", "write_run", "read_run", "file_problems", "RunFiles",
-           "MANIFEST_VERSION"]
+           "MANIFEST_VERSION", "write_parquet", "write_json", "read_json", "sha256_file",
+           "package_versions", "git_commit", "swap_in", "build_manifest"]
 
 MANIFEST_VERSION = 1
 DATA_FILES = ("summary.json", "trials.parquet", "months.parquet")
@@ -53,7 +54,7 @@ def default_run_dir(root: Path, name: str, rid: str) -> Path:
     return Path(root) / name / rid
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -61,7 +62,7 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("abm", "numpy", "scipy", "pandas", "pyarrow", "mesa", "matplotlib"):
         try:
@@ -71,7 +72,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _git_commit() -> dict[str, Any] | None:
+def git_commit() -> dict[str, Any] | None:
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
@@ -85,7 +86,7 @@ def _git_commit() -> dict[str, Any] | None:
         return None
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
         f.write("\n")
@@ -126,8 +127,8 @@ def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list
         "engine": result.engine,
         "workers": result.workers,
         "block_size": BLOCK_SIZE,
-        "versions": _versions(),
-        "git": _git_commit(),
+        "versions": package_versions(),
+        "git": git_commit(),
         "platform": {"system": platform.platform(), "machine": platform.machine(),
                      "python_implementation": platform.python_implementation(),
                      "argv": sys.argv},
@@ -168,11 +169,11 @@ def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        _write_json(tmp / "summary.json", result.summary)
+        write_json(tmp / "summary.json", result.summary)
         write_parquet(result.table, tmp / "trials.parquet")
         result.months.to_parquet(tmp / "months.parquet", index=False, engine="pyarrow")
-        files = {f: _sha256_file(tmp / f) for f in DATA_FILES}
-        _write_json(tmp / "manifest.json",
+        files = {f: sha256_file(tmp / f) for f in DATA_FILES}
+        write_json(tmp / "manifest.json",
                     build_manifest(result, rid=rid, config=config, overrides=list(overrides),
                                    files=files))
         if figures:
@@ -261,7 +262,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (results never hold NaN or infinity)")
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
             obj = json.load(f, parse_constant=_reject_constant)
@@ -288,7 +289,7 @@ def file_problems(path: Path, files: Any) -> list[str]:
         if not f.is_file():
             out.append(f"{f}: missing; the results directory is incomplete")
             continue
-        got = _sha256_file(f)
+        got = sha256_file(f)
         if got != want:
             out.append(f"{f}: sha256 {got[:12]}... does not match the manifest "
                        f"({str(want)[:12]}...); the file was changed or truncated")
@@ -300,7 +301,7 @@ def read_run(run_dir: str | Path, verify: bool = True) -> RunFiles:
     path = Path(run_dir)
     if not path.is_dir():
         raise ResultsError(f"{path}: no such results directory")
-    manifest = _read_json(path / "manifest.json")
+    manifest = read_json(path / "manifest.json")
     files = manifest.get("files")
     if not isinstance(files, dict) or set(files) != set(DATA_FILES):
         raise ResultsError(f"{path / 'manifest.json'}: files = {files!r}: expected sha256 of "
@@ -309,5 +310,5 @@ def read_run(run_dir: str | Path, verify: bool = True) -> RunFiles:
         problems = file_problems(path, files)
         if problems:
             raise ResultsError(problems[0])
-    summary = _read_json(path / "summary.json")
+    summary = read_json(path / "summary.json")
     return RunFiles(path=path, manifest=manifest, summary=summary)

@@ -625,24 +625,24 @@ SWEEP_FILES = ("points.parquet", "summary.json", "sensitivity.json")
 
 def _read_finished(final: Path) -> dict[str, Any]:
     """The summary of a finished sweep, after checking every file against its manifest."""
-    from .results import _read_json
+    from .results import read_json
 
-    manifest = _read_json(final / "manifest.json")
+    manifest = read_json(final / "manifest.json")
     files = manifest.get("files")
     problems = (["manifest lists no files"] if not isinstance(files, dict) else
                 [p for name in SWEEP_FILES for p in _sweep_file_problem(final, name, files)])
     if problems:
         raise ResultsError(f"{final}: {problems[0]}; use --force to recompute")
-    return _read_json(final / "summary.json")
+    return read_json(final / "summary.json")
 
 
 def _sweep_file_problem(final: Path, name: str, files: dict[str, Any]) -> list[str]:
-    from .results import _sha256_file
+    from .results import sha256_file
 
     f = final / name
     if not f.is_file():
         return [f"{name} is missing"]
-    if _sha256_file(f) != files.get(name):
+    if sha256_file(f) != files.get(name):
         return [f"{name} does not match the manifest's sha256 (changed or truncated)"]
     return []
 
@@ -807,7 +807,7 @@ def sensitivity(exp: Experiment, points: Any) -> dict[str, Any]:
 
 def _write(exp: Experiment, final: Path, work: Path, summary: dict[str, Any], points: Any,
            executor: Executor, started: datetime, wall: float, figures: bool) -> None:
-    from .results import _git_commit, _sha256_file, _versions, _write_json, swap_in
+    from .results import git_commit, package_versions, sha256_file, swap_in, write_json
 
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
     if tmp.exists():
@@ -816,16 +816,16 @@ def _write(exp: Experiment, final: Path, work: Path, summary: dict[str, Any], po
     try:
         sens = sensitivity(exp, points)
         points.to_parquet(tmp / "points.parquet", index=False, engine="pyarrow")
-        _write_json(tmp / "summary.json", summary)
-        _write_json(tmp / "sensitivity.json", sens)
-        files = {f: _sha256_file(tmp / f) for f in ("points.parquet", "summary.json",
+        write_json(tmp / "summary.json", summary)
+        write_json(tmp / "sensitivity.json", sens)
+        files = {f: sha256_file(tmp / f) for f in ("points.parquet", "summary.json",
                                                     "sensitivity.json")}
-        _write_json(tmp / "manifest.json", {
+        write_json(tmp / "manifest.json", {
             "kind": "sweep", "sweep_id": summary["sweep_id"], "config": exp.path,
             "overrides": list(exp.overrides), "scenario": exp.base.to_dict(),
             "scenario_sha256": exp.base.sha256(), "sweep": exp.spec.to_dict(),
             "seed": exp.seed, "block_size": BLOCK_SIZE, "executor": executor.describe(),
-            "versions": _versions(), "git": _git_commit(), "started": started.isoformat(
+            "versions": package_versions(), "git": git_commit(), "started": started.isoformat(
                 timespec="seconds"), "finished": datetime.now(UTC).isoformat(
                 timespec="seconds"), "wall_seconds": round(wall, 3),
             "outputs_sha256": summary["outputs_sha256"], "files": files})

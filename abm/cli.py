@@ -46,6 +46,15 @@ def _positive_int(flag: str, hi: int | None = None):
 _MAX_SEED = 2**128 - 1
 
 
+def _run_options(args: argparse.Namespace) -> tuple[int | None, int | None, int]:
+    """``--trials``, ``--seed`` and ``--workers`` as given (None where absent), with the
+    same bounds in every command (trials at most 10^9, as in a scenario file)."""
+    trials = (_positive_int("--trials", 10**9)(args.trials) if args.trials is not None
+              else None)
+    seed = _seed(args.seed) if args.seed is not None else None
+    return trials, seed, _positive_int("--workers")(args.workers)
+
+
 def _seed(text: str) -> int:
     try:
         v = int(text)
@@ -193,24 +202,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     # Options and the scenario are checked before the heavy imports below, so bad input
     # is refused at once and before any work.
-    trials = (_positive_int("--trials", 10**9)(args.trials) if args.trials is not None
-              else None)
+    trials, seed, workers = _run_options(args)
     months = (_positive_int("--months", 1200)(args.months) if args.months is not None
               else None)
-    workers = _positive_int("--workers")(args.workers)
-    seed = _seed(args.seed) if args.seed is not None else None
     sc = load_scenario(args.config, args.overrides)
 
     from .results import default_run_dir, read_run, run_id, write_run
-    from .runner import check_memory, simulate
+    from .runner import check_memory, check_months, simulate
 
     trials = sc.trials if trials is None else trials
     check_memory(trials, len(sc.states), source="--trials" if args.trials else sc.source)
     if seed is None:
         seed = sc.seed if sc.seed is not None else int(np.random.SeedSequence().entropy)
-    if months is not None and any(sh.month >= months for sh in sc.shocks):
-        raise ConfigError("--months", "horizon_months", months,
-                          "a [[shocks]] entry falls at or after this month; use a longer horizon")
+    if months is not None:
+        check_months(sc, months)
     from dataclasses import replace
 
     # The file's horizon stays in the resolved scenario (its schedules may reach past a
@@ -423,9 +428,7 @@ def format_sweep(summary: dict[str, Any], where: Path) -> str:
 def _cmd_validate_history(args: argparse.Namespace) -> int:
     from .history import HISTORY_FILES, history_markdown, validate_history
 
-    trials = _positive_int("--trials")(args.trials) if args.trials is not None else None
-    seed = _seed(args.seed) if args.seed is not None else None
-    workers = _positive_int("--workers")(args.workers)
+    trials, seed, workers = _run_options(args)
     paths = args.configs or [str(Path(p)) for p in HISTORY_FILES]
     rows, results = validate_history(paths, trials=trials, seed=seed, workers=workers)
     first = next(iter(results.values()))
@@ -446,9 +449,7 @@ def _cmd_validate_history(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .history import compare, compare_markdown
 
-    trials = _positive_int("--trials")(args.trials) if args.trials is not None else None
-    seed = _seed(args.seed) if args.seed is not None else None
-    workers = _positive_int("--workers")(args.workers)
+    trials, seed, workers = _run_options(args)
     cmp = compare(args.base, args.others, trials=trials, seed=seed, workers=workers)
     print(json.dumps(cmp, indent=2) if args.json else compare_markdown(cmp))
     return EXIT_OK

@@ -109,6 +109,13 @@ def _available_memory() -> int | None:
         return None
 
 
+def check_months(scenario: Scenario, months: int) -> None:
+    """Refuse a horizon override that would drop one of the scenario's shocks."""
+    if any(sh.month >= months for sh in scenario.shocks):
+        raise ConfigError("--months", "horizon_months", months,
+                          "a [[shocks]] entry falls at or after this month; use a longer horizon")
+
+
 def check_memory(trials: int, n_states: int, source: str = "trials") -> None:
     """Refuse a run whose kept per-trial table cannot fit in this machine's memory."""
     need = trials * n_states * _BYTES_PER_TRIAL_STATE_KEPT
@@ -174,10 +181,7 @@ def simulate(
         if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
             raise ConfigError("--months", "horizon_months", months,
                               "must be a positive integer number of months")
-        too_late = [sh for sh in scenario.shocks if sh.month >= months]
-        if too_late:
-            raise ConfigError("--months", "horizon_months", months,
-                              f"a shock falls in month {too_late[0].month}; horizon must exceed it")
+        check_months(scenario, int(months))
     max_workers = 4 * (os.cpu_count() or 1)
     if (isinstance(workers, bool) or not isinstance(workers, int) or not
             1 <= workers <= max_workers):

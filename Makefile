@@ -33,9 +33,12 @@ lint: install
 bench: install
 	$(BIN)/python -m benchmarks --out results/bench.json
 
-# Regenerate the key tables of docs/model.md from the schema in abm/config.py.
+# Regenerate what docs/ generates from the code: the key tables of docs/model.md (from the
+# schema in abm/scenario/schema.py) and the error catalogue of docs/errors.md (from the
+# bad-input corpus).
 docs: install
-	$(BIN)/python -c "import re,pathlib; from abm.config import schema_markdown as m; p=pathlib.Path('docs/model.md'); t=p.read_text(); a,r=t.split('<!-- schema:start -->\n',1); b=r.split('<!-- schema:end -->',1)[1]; p.write_text(a+'<!-- schema:start -->\n'+m()+'<!-- schema:end -->'+b)"
+	$(BIN)/python docs/scripts/schema_tables.py --write
+	$(BIN)/python docs/scripts/error_catalogue.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,7 +1,8 @@
 """Agent-based Monte Carlo simulator of US basing decisions in Central Asia.
 
-``import abm`` is light: it loads the configuration layer only. The simulation API, the
-Mesa engine and plotting are imported when first used.
+``import abm`` is light: it loads the scenario layer only. The simulation API, the Mesa
+engine and plotting are imported when first used. The package's layers, and where a new
+driver, outcome, figure or executor goes, are described in ``docs/architecture.md``.
 
 >>> import abm
 >>> sc = abm.load_scenario("experiments/baseline_2021.toml")  # doctest: +SKIP
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Scenario, load_scenario, scenario_from_dict
 from .errors import ConfigError, ResultsError
+from .scenario import Scenario, load_scenario, scenario_from_dict
 
 __version__ = "0.1.0"
 
@@ -24,11 +25,13 @@ __all__ = [
     "SimulationResult",
     "__version__",
     "load_scenario",
+    "model_for_trial",
     "scenario_from_dict",
     "simulate",
 ]
 
-_LAZY = {"simulate": "runner", "SimulationResult": "runner"}
+_LAZY = {"simulate": "experiment.simulate", "SimulationResult": "experiment.simulate",
+         "model_for_trial": "model.mesa_engine"}
 
 
 def __getattr__(name: str) -> Any:

@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import load_scenario
-from .core import compile_scenario, run_blocks
-from .rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month, resolve_seed
-from .runner import DEFAULT_CHUNK_TRIALS, simulate
+from .experiment.simulate import DEFAULT_CHUNK_TRIALS, simulate
+from .model.compile import compile_scenario
+from .model.numpy_engine import run_blocks
+from .model.rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month, resolve_seed
+from .scenario import load_scenario
 
 __all__ = ["run_bench"]
 
@@ -50,7 +51,7 @@ def _core_seconds(cm: Any, root: Any, trials: int, chunk_trials: int) -> float:
 
 
 def _rng_seconds(cm: Any, root: Any, trials: int, chunk_trials: int) -> float:
-    """Exactly the generator calls the core makes for ``trials`` (abm.rng.draw_month)."""
+    """Exactly the generator calls the core makes for ``trials`` (abm.model.rng.draw_month)."""
     n_blocks = math.ceil(trials / BLOCK_SIZE)
     per = max(1, chunk_trials // BLOCK_SIZE)
     t0 = time.perf_counter()
@@ -126,7 +127,7 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
         res["core_1e6_over_1e5"] = core[1_000_000] / core[100_000]
 
     # 2. Mesa engine
-    from .mesa_engine import run_blocks_mesa
+    from .model.mesa_engine import run_blocks_mesa
 
     mesa_trials = 50 if quick else 300
     mcases = {
@@ -154,7 +155,8 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
     res["workers2_over_workers1"] = wm["w1"] / wm["w2"]
 
     # 4. sweep throughput at 1,000 trials per point (the shipped grid)
-    from .sweep import Executor, load_experiment, run_sweep
+    from .experiment.executors import Executor
+    from .experiment.sweep import load_experiment, run_sweep
 
     grid = _baseline().parent / "pressure_x_spillover.toml"
     exp = load_experiment(grid, ["sweep.trials_per_point=1000"])
@@ -162,7 +164,7 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
         scases = {
             f"s{w}": (lambda w=w: _timeit(lambda: run_sweep(
                 exp, out_dir=Path(td) / f"s{w}-{time.perf_counter_ns()}",
-                executor=Executor("pool" if w > 1 else "inprocess", w), figures=False)))
+                executor=Executor("pool" if w > 1 else "inprocess", w))))
             for w in (1, 2)}
         log(f"sweep: {exp.n_points} points x 1,000 trials, 1 and 2 workers")
         sm = _median_runs(scases, 1 if quick else 3)

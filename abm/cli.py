@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import limits
 from .errors import ConfigError, ResultsError, Terminated
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -26,13 +27,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _int_text(text: str) -> int | None:
+    """An integer typed on the command line: ``1000``, ``1_000`` or ``1e9`` (a float
+    notation that is a whole number); ``None`` if it is not one."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        x = float(text)
+    except ValueError:
+        return None
+    return int(x) if x.is_integer() and abs(x) < 2**63 else None
+
+
 def _positive_int(flag: str, hi: int | None = None):
-    """Parser of a positive integer option; ``hi`` is the largest value a file may hold."""
+    """Parser of a positive integer option; ``hi`` is the largest value allowed."""
     def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise ConfigError(flag, flag.lstrip("-"), text, "must be a positive integer") from None
+        v = _int_text(text)
+        if v is None:
+            raise ConfigError(flag, flag.lstrip("-"), text, "must be a positive integer")
         if v < 1:
             raise ConfigError(flag, flag.lstrip("-"), text, "must be a positive integer (>= 1)")
         if hi is not None and v > hi:
@@ -42,28 +56,45 @@ def _positive_int(flag: str, hi: int | None = None):
     return parse
 
 
-#: Largest seed (as in a scenario file): SeedSequence entropy of 128 bits.
-_MAX_SEED = 2**128 - 1
-
-
 def _run_options(args: argparse.Namespace) -> tuple[int | None, int | None, int]:
     """``--trials``, ``--seed`` and ``--workers`` as given (None where absent), with the
-    same bounds in every command (trials at most 10^9, as in a scenario file)."""
-    trials = (_positive_int("--trials", 10**9)(args.trials) if args.trials is not None
-              else None)
+    bounds of :mod:`abm.limits` in every command (as in a scenario file)."""
+    trials = (_positive_int("--trials", limits.MAX_TRIALS)(args.trials)
+              if args.trials is not None else None)
     seed = _seed(args.seed) if args.seed is not None else None
-    return trials, seed, _positive_int("--workers")(args.workers)
+    return trials, seed, _positive_int("--workers", limits.MAX_WORKERS)(args.workers)
 
 
 def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise ConfigError("--seed", "seed", text, "must be a non-negative integer") from None
-    if not 0 <= v <= _MAX_SEED:
+    v = _int_text(text)
+    if v is None or not 0 <= v <= limits.MAX_SEED:
         raise ConfigError("--seed", "seed", text,
                           "must be a non-negative integer in [0, 2**128 - 1]")
     return v
+
+
+def _executor(args: argparse.Namespace, workers: int):
+    """The executor chosen by ``--scheduler``, ``--dask-local`` or ``--workers``."""
+    from .experiment.executors import Executor
+
+    if getattr(args, "scheduler", None):
+        if not args.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+            raise ConfigError("--scheduler", "scheduler", args.scheduler,
+                              "must be a Dask scheduler address such as tcp://127.0.0.1:8786")
+        return Executor("dask", 0, args.scheduler)
+    if getattr(args, "dask_local", None) is not None:
+        return Executor("dask", _positive_int("--dask-local", limits.MAX_WORKERS)(
+            args.dask_local))
+    return Executor("pool" if workers > 1 else "inprocess", workers)
+
+
+def _add_executor_options(p: argparse.ArgumentParser, workers_help: str,
+                          workers_default: str | None) -> None:
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument("--workers", type=str, default=workers_default, help=workers_help)
+    ex.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
+    ex.add_argument("--dask-local", type=str, metavar="N",
+                    help="start a Dask LocalCluster of N workers on loopback")
 
 
 def _parser() -> _Parser:
@@ -79,8 +110,8 @@ def _parser() -> _Parser:
     r.add_argument("--months", type=str, help="horizon in months (default: the file's)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key by dotted path; VALUE is read as TOML (repeatable)")
-    r.add_argument("--workers", type=str, default="1", help="processes (default 1)")
-    r.add_argument("--engine", choices=("numpy", "mesa"), default="numpy")
+    _add_executor_options(r, "processes (default 1)", "1")
+    r.add_argument("--engine", choices=_engines(), default="numpy")
     r.add_argument("--out", help="results directory (default results/<name>/<run-id>)")
     r.add_argument("--force", action="store_true", help="recompute even if the run exists")
     r.add_argument("--json", action="store_true", help="print summary.json to stdout only")
@@ -89,12 +120,8 @@ def _parser() -> _Parser:
 
     sw = sub.add_parser("sweep", help="run a parameter sweep / sensitivity design ([sweep] table)")
     sw.add_argument("config", help="experiment TOML file with a [sweep] table")
-    ex = sw.add_mutually_exclusive_group()
-    ex.add_argument("--workers", type=str, help="local processes (default: all cores; 1 runs "
-                    "in this process)")
-    ex.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
-    ex.add_argument("--dask-local", type=str, metavar="N",
-                    help="start a Dask LocalCluster of N workers on loopback")
+    _add_executor_options(sw, "local processes (default: all cores; 1 runs in this process)",
+                          None)
     sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a key (sweep.points, sweep.trials_per_point, ... included)")
     sw.add_argument("--resume", action="store_true", help="finish a killed sweep from its "
@@ -143,6 +170,12 @@ def _parser() -> _Parser:
     rp.add_argument("run_dir")
     rp.add_argument("--workers", type=str, default=None, help="processes (default: as recorded)")
     return p
+
+
+def _engines() -> tuple[str, ...]:
+    from .model.engines import engine_names
+
+    return engine_names()
 
 
 def _version() -> str:
@@ -196,24 +229,24 @@ def format_summary(summary: dict[str, Any], where: str | None = None) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .config import load_scenario
+    from .scenario import load_scenario
 
     # Options and the scenario are checked before the heavy imports below, so bad input
     # is refused at once and before any work.
     trials, seed, workers = _run_options(args)
-    months = (_positive_int("--months", 1200)(args.months) if args.months is not None
-              else None)
+    executor = _executor(args, workers)
+    months = (_positive_int("--months", limits.MAX_HORIZON)(args.months)
+              if args.months is not None else None)
     sc = load_scenario(args.config, args.overrides)
 
-    from .results import default_run_dir, read_run, run_id, write_run
-    from .runner import check_memory, check_months, simulate
+    from .experiment.simulate import check_memory, check_months, simulate
+    from .experiment.store import default_run_dir, read_run, run_id, write_run
+    from .model.rng import fresh_seed
 
     trials = sc.trials if trials is None else trials
     check_memory(trials, len(sc.states), source="--trials" if args.trials else sc.source)
     if seed is None:
-        seed = sc.seed if sc.seed is not None else int(np.random.SeedSequence().entropy)
+        seed = sc.seed if sc.seed is not None else fresh_seed()
     if months is not None:
         check_months(sc, months)
     from dataclasses import replace
@@ -241,17 +274,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
                               "holds a different run; use --force to replace it or another --out")
         _note(args, f"found existing results for this run in {run_dir} (use --force to "
                     "recompute)")
+        if not args.no_figures:
+            from .plots import FIGURE_NAMES, draw_run_dir
+
+            if not all((run_dir / "figures" / f).is_file() for f in FIGURE_NAMES):
+                draw_run_dir(run_dir)
+                _note(args, f"drew the missing figures in {run_dir / 'figures'}")
         _emit(args, existing.summary, run_dir)
         return EXIT_OK
 
     show_bar = (not args.quiet and not args.json and sys.stderr.isatty())
-    res = simulate(resolved, trials=trials, seed=seed, months=months, workers=workers,
+    res = simulate(resolved, trials=trials, seed=seed, months=months, executor=executor,
                    engine=args.engine, progress=show_bar)
     write_run(res, run_dir, rid=rid, config=str(args.config), overrides=args.overrides,
-              figures=not args.no_figures, replace=args.force)
+              extra=None if args.no_figures else _run_figures(res), replace=args.force)
     _note(args, f"wrote {run_dir} in {res.wall_seconds:.1f} s of simulation")
     _emit(args, res.summary, run_dir)
     return EXIT_OK
+
+
+def _run_figures(res: Any):
+    """The figures of a run, drawn into its directory before it appears."""
+    def draw(tmp: Path) -> None:
+        from .plots import draw_figures
+
+        draw_figures(res.table, res.months, res.summary, tmp / "figures")
+    return draw
 
 
 def _check_replaceable(path: Path, marker: str) -> None:
@@ -271,7 +319,7 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path) -> N
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from .results import read_run
+    from .experiment.store import read_run
 
     run = read_run(args.run_dir)
     if args.json:
@@ -282,8 +330,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from .experiment.store import read_run
     from .plots import draw_figures
-    from .results import read_run
 
     run = read_run(args.run_dir)
     paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures")
@@ -295,15 +343,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import tomli_w
 
-    from .config import load_scenario
+    from .experiment.sweep.spec import SETTABLE, load_experiment
+    from .scenario import load_raw, load_scenario
 
-    sc = load_scenario(args.config, args.overrides)
-    from .config import load_raw
-
-    raw, _ = load_raw(args.config, args.overrides)
+    raw, _ = load_raw(args.config, args.overrides, extensions={"sweep": SETTABLE})
+    scenario_overrides = [o for o in args.overrides if not o.strip().startswith("sweep.")]
+    sc = load_scenario(args.config, scenario_overrides)
     if "sweep" in raw:
-        from .sweep import load_experiment
-
         exp = load_experiment(args.config, args.overrides)
         print(f"# [sweep]: {exp.spec.design} design, {exp.n_points} points x "
               f"{exp.spec.trials_per_point} trials over {', '.join(exp.keys)}")
@@ -313,10 +359,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .config import scenario_from_dict
-    from .results import file_problems, read_run
-    from .runner import simulate
-    from .summary import TRIAL_COLUMNS, outputs_sha256
+    from .experiment.simulate import simulate
+    from .experiment.store import file_problems, read_run
+    from .model.outcomes import TRIAL_COLUMNS, outputs_sha256
+    from .scenario import scenario_from_dict
 
     run = read_run(args.run_dir, verify=False)
     m = run.manifest
@@ -363,19 +409,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import Executor, SweepInterrupted, load_experiment, run_sweep
+    from .experiment.sweep import SweepInterrupted, load_experiment, run_sweep
 
-    if args.scheduler:
-        if not args.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
-            raise ConfigError("--scheduler", "scheduler", args.scheduler,
-                              "must be a Dask scheduler address such as tcp://127.0.0.1:8786")
-        executor = Executor("dask", 0, args.scheduler)
-    elif args.dask_local is not None:
-        executor = Executor("dask", _positive_int("--dask-local")(args.dask_local))
-    else:
-        workers = (_positive_int("--workers")(args.workers) if args.workers is not None
-                   else (os.cpu_count() or 1))
-        executor = Executor("pool" if workers > 1 else "inprocess", workers)
+    workers = (_positive_int("--workers", limits.MAX_WORKERS)(args.workers)
+               if args.workers is not None else (os.cpu_count() or 1))
+    executor = _executor(args, workers)
     exp = load_experiment(args.config, args.overrides)
     bar = None
     if not args.quiet and not args.json and sys.stderr.isatty():
@@ -396,7 +434,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else None
         path, summary, reused = run_sweep(exp, out_dir=out, executor=executor,
                                           resume=args.resume, force=args.force,
-                                          progress=progress, figures=not args.no_figures)
+                                          progress=progress,
+                                          extra=None if args.no_figures else _sweep_figures)
     except SweepInterrupted as exc:
         print(f"abm sweep: {exc}", file=sys.stderr)
         return 143 if exc.terminated else 130
@@ -410,6 +449,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     else:
         print(format_sweep(summary, path))
     return EXIT_OK
+
+
+def _sweep_figures(tmp: Path, points: Any, summary: dict[str, Any],
+                   sens: dict[str, Any]) -> None:
+    from .plots import draw_sweep_figures
+
+    draw_sweep_figures(points, summary, sens, tmp / "figures")
 
 
 def format_sweep(summary: dict[str, Any], where: Path) -> str:
@@ -426,7 +472,8 @@ def format_sweep(summary: dict[str, Any], where: Path) -> str:
 
 
 def _cmd_validate_history(args: argparse.Namespace) -> int:
-    from .history import HISTORY_FILES, history_markdown, validate_history
+    from .analysis.history import history_markdown
+    from .experiment.episodes import HISTORY_FILES, validate_history
 
     trials, seed, workers = _run_options(args)
     paths = args.configs or [str(Path(p)) for p in HISTORY_FILES]
@@ -447,7 +494,8 @@ def _cmd_validate_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .history import compare, compare_markdown
+    from .analysis.history import compare_markdown
+    from .experiment.episodes import compare
 
     trials, seed, workers = _run_options(args)
     cmp = compare(args.base, args.others, trials=trials, seed=seed, workers=workers)

@@ -6,7 +6,11 @@ exit code 2 and one line on stderr, never a traceback.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "ResultsError", "Terminated"]
+import difflib
+import os
+from pathlib import Path
+
+__all__ = ["ConfigError", "ResultsError", "Terminated", "unknown", "display_path"]
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -49,3 +53,25 @@ class ResultsError(Exception):
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temporary results
     directories are removed on the way out); the command line exits 143 for it."""
+
+
+def unknown(key: str, allowed: list[str] | tuple[str, ...], what: str = "key") -> str:
+    """The ``allowed`` part of a message for an unknown name, with a "did you mean" for a
+    near miss: ``unknown key; did you mean 'pressure'? allowed: pressure, ...``."""
+    allowed = [str(a) for a in allowed]
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ";"
+    return f"unknown {what}{hint} allowed: {', '.join(allowed)}"
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as messages show it: relative to the working directory when it lies below
+    it, so that no message (nor the docs generated from messages) depends on where the
+    repository was cloned; otherwise as given."""
+    p = Path(path)
+    if not p.is_absolute():
+        return str(p)
+    try:
+        return str(p.relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)

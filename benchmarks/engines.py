@@ -4,9 +4,9 @@ The numpy core runs the baseline scenario at 10,000 trials, the Mesa engine at 2
 is two to three orders of magnitude slower, being one Python object per state and
 trial). Each is timed three times, interleaved so that drift in the machine's load hits
 both alike, and the medians are reported. Only the engine is timed
-(:func:`abm.core.run_blocks` / :func:`abm.mesa_engine.run_blocks_mesa` over the run's
-blocks); loading, compiling and summarising are left out. An agent-step is one state in
-one trial for one month.
+(:func:`abm.model.numpy_engine.run_blocks` / :func:`abm.model.mesa_engine.run_blocks_mesa`
+over the run's blocks); loading, compiling and summarising are left out. An agent-step is
+one state in one trial for one month.
 
 Run ``python -m benchmarks.engines`` from the repository root. Nothing here is a pass/fail
 check: absolute times depend on the machine; the ratio is the number to compare.
@@ -19,10 +19,11 @@ import statistics
 import time
 from pathlib import Path
 
-from abm.config import load_scenario
-from abm.core import compile_scenario, run_blocks
-from abm.mesa_engine import run_blocks_mesa
-from abm.rng import BLOCK_SIZE, resolve_seed
+from abm.model.compile import compile_scenario
+from abm.model.mesa_engine import run_blocks_mesa
+from abm.model.numpy_engine import run_blocks
+from abm.model.rng import BLOCK_SIZE, resolve_seed
+from abm.scenario import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "experiments" / "baseline_2021.toml"
 NUMPY_TRIALS = 10_000

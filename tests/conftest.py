@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from abm.config import scenario_from_dict
+from abm.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "experiments" / "baseline_2021.toml"
@@ -24,6 +24,17 @@ def make(states, **top):
     raw = {"name": "test", "states": states}
     raw.update(top)
     return scenario_from_dict(raw)
+
+
+def load_script(name: str):
+    """A script of ``docs/scripts/`` as a module (they are not a package)."""
+    import importlib.util
+
+    path = ROOT / "docs" / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"docs_scripts_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture

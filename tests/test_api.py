@@ -16,6 +16,7 @@ def test_all_is_pinned():
         "SimulationResult",
         "__version__",
         "load_scenario",
+        "model_for_trial",
         "scenario_from_dict",
         "simulate",
     ]
@@ -33,6 +34,6 @@ def test_import_abm_is_light():
 
 
 def test_simulate_is_the_function_not_a_module():
-    from abm.runner import simulate
+    from abm.experiment.simulate import simulate
 
     assert abm.simulate is simulate and callable(abm.simulate)

@@ -198,3 +198,34 @@ def test_a_shorter_months_run_reproduces(tmp_path):
     assert json.loads((out / "summary.json").read_text())["horizon_months"] == 12
     r = abm("reproduce", out)
     assert r.returncode == 0, r.stderr
+
+
+def test_run_on_a_dask_local_cluster_matches_the_in_process_run(tmp_path):
+    """`abm run` shares the executor layer with sweeps: --dask-local N and --workers N give
+    the in-process numbers bit for bit; --trials takes 1e3 as well as 1000."""
+    hashes = {}
+    for label, opts in {"one": ("--workers", "1"), "pool": ("--workers", "2"),
+                        "dask": ("--dask-local", "2")}.items():
+        out = tmp_path / label
+        r = abm("run", BASELINE, "--trials", "2.5e3", "--seed", "9", *opts, "--out", out,
+                "--quiet", "--no-figures")
+        assert r.returncode == 0, r.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["trials"] == 2500
+        hashes[label] = summary["outputs_sha256"]
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["workers"] == int(opts[1])
+    assert hashes["one"] == hashes["pool"] == hashes["dask"]
+
+
+def test_a_run_asked_again_draws_the_figures_it_lacks(tmp_path):
+    out = tmp_path / "nofig"
+    r = abm("run", BASELINE, "--trials", "300", "--seed", "2", "--out", out, "--quiet",
+            "--no-figures")
+    assert r.returncode == 0 and not (out / "figures").exists()
+    r = abm("run", BASELINE, "--trials", "300", "--seed", "2", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "drew the missing figures" in r.stderr
+    from abm.plots import FIGURE_NAMES
+
+    assert all((out / "figures" / f).read_bytes().startswith(PNG) for f in FIGURE_NAMES)

@@ -8,13 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from abm.config import (
-    Schedule,
-    load_scenario,
-    scenario_from_dict,
-    schema,
-)
 from abm.errors import ConfigError
+from abm.scenario import Schedule, load_scenario, scenario_from_dict
+from abm.scenario.schema import schema
 from tests.conftest import BASELINE, ROOT, make
 
 # The public schema of ../shared/MODEL.md, spelled out so a rename fails here.
@@ -165,7 +161,7 @@ BAD_OVERRIDES = [
     (["trials=0"], r"trials = 0: must be the number of trials"),
     (["horizon_months=-3"], r"horizon_months = -3"),
     (["russia.pressure=[[0, 0.4], [0, 0.8]]"], r"strictly increasing"),
-    (["russia.pressure=[[0, 0.4], [99, 0.8]]"], r"month must lie in \[0, horizon_months=36\]"),
+    (["russia.pressure=[[0, 0.4], [5000, 0.8]]"], r"month must lie in \[0, 1200\]"),
     (["csto.consent_rule=1"], r"must be true or false"),
     (["name=../escape"], r"name = '\.\./escape'"),
     (["name=/abs"], r"name = '/abs'"),
@@ -213,9 +209,52 @@ def test_error_names_the_file_that_holds_the_bad_key(tmp_path):
         load_scenario(child)
 
 
-def test_docs_schema_block_equals_the_code():
-    from abm.config import schema_markdown
+def test_docs_generated_blocks_equal_the_code():
+    """docs/model.md's key tables, top-level limits and outcome table are generated from
+    the schema, abm.limits and the outcome record; `make docs` rewrites them."""
+    from tests.conftest import load_script
 
-    text = (ROOT / "docs" / "model.md").read_text()
-    block = text.split("<!-- schema:start -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
-    assert block == schema_markdown(), "docs/model.md is stale: run `make docs`"
+    tables = load_script("schema_tables")
+    for name, body in tables.blocks().items():
+        assert tables.current(name) == body, f"docs/model.md block {name!r} is stale: run " \
+                                              "`make docs`"
+
+
+def test_schedule_points_past_the_horizon_are_accepted_and_never_reached(tmp_path):
+    """A schedule is defined for every month: an extending file may shorten the horizon
+    below its parent's schedule points (issue: it used to be refused)."""
+    child = write(tmp_path, "short.toml", f'extends = "{BASELINE}"\nname = "short"\n'
+                                          "horizon_months = 6\n")
+    sc = load_scenario(child)
+    parent = load_scenario(BASELINE)
+    assert sc.horizon_months == 6
+    assert sc.us.demand == parent.us.demand  # the points past month 6 are kept
+    np.testing.assert_array_equal(sc.us.demand.values(6), parent.us.demand.values(36)[:6])
+    far = write(tmp_path, "far.toml", f'extends = "{BASELINE}"\nname = "far"\n'
+                                      "[spillover]\ninstability = [[0, 1.0], [40, 2.0]]\n")
+    assert load_scenario(far).spillover.instability.points[-1] == (40.0, 2.0)
+
+
+def test_a_new_state_in_an_extending_file_must_be_complete(tmp_path):
+    full = {"name": "Afghanistan", "csto": False, "afghan_border_km": 0.0,
+            "russia_dependence": 0.1, "legal_bar": 0.0, "responsiveness": 0.1,
+            "stubbornness": 0.5, "willingness": 0.2, "public_support": 0.2}
+    body = "\n".join(f"{k} = {v!r}".replace("False", "false").replace("'", '"')
+                     for k, v in full.items())
+    ok = write(tmp_path, "seven.toml", f'extends = "{BASELINE}"\nname = "seven"\n'
+                                       f'[[states]]\nid = "AFG"\n{body}\n')
+    assert load_scenario(ok).state_ids[-1] == "AFG"
+    typo = write(tmp_path, "typo.toml", f'extends = "{BASELINE}"\nname = "t"\n'
+                                        '[[states]]\nid = "UZK"\nwillingness = 0.5\n')
+    with pytest.raises(ConfigError, match=r"did you mean 'UZB'\?.*a new state must give"):
+        load_scenario(typo)
+    # changing an existing state needs only the changed attribute
+    one = write(tmp_path, "one.toml", f'extends = "{BASELINE}"\nname = "o"\n'
+                                      '[[states]]\nid = "UZB"\nlegal_bar = 0.0\n')
+    assert load_scenario(one).states[3].legal_bar == 0.0
+
+
+def test_an_empty_states_list_in_an_extending_file_is_refused(tmp_path):
+    child = write(tmp_path, "empty.toml", f'extends = "{BASELINE}"\nstates = []\n')
+    with pytest.raises(ConfigError, match=r"states = \[\]: must be a non-empty list"):
+        load_scenario(child)

@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm import dynamics as dyn
-from abm.config import load_scenario
-from abm.core import HIST_BINS, compile_scenario
+from abm.analysis.stats import survival
 from abm.errors import ConfigError
-from abm.rng import BLOCK_SIZE
-from abm.runner import simulate
-from abm.summary import hist_quantile, survival
+from abm.experiment.simulate import simulate
+from abm.model import dynamics as dyn
+from abm.model.accumulators import HIST_BINS, hist_quantile
+from abm.model.compile import compile_scenario
+from abm.model.rng import BLOCK_SIZE
+from abm.scenario import load_scenario
 from tests.conftest import BASELINE, make, quiet_dynamics
 
 # A scenario where bases open, close and get vetoed, so outcome tests cannot pass vacuously.
@@ -51,8 +52,9 @@ def test_fixed_point_matches_friedkin_johnsen_closed_form():
     cm = compile_scenario(sc)
     d = sc.dynamics
     p_star, w_star = dyn.fixed_point(
-        cm.W, cm.w_init, cm.p_init, stubbornness=cm.stub[0], responsiveness=cm.resp[0],
-        dependence=cm.dep[0], P=0.5, D=0.0, I_us=0.5, I_r=0.2, c_us=0.4, c_r=0.3,
+        cm.W, cm.w_init, cm.p_init, stubbornness=cm.monthly["stub"][0],
+        responsiveness=cm.monthly["resp"][0], dependence=cm.monthly["dep"][0], P=0.5, D=0.0,
+        I_us=0.5, I_r=0.2, c_us=0.4, c_r=0.3,
         anchor=d.opinion_anchor, us_effect=d.us_campaign_effect,
         russia_effect=d.russia_campaign_effect, pressure_effect=d.pressure_effect,
         incentive_effect=d.incentive_effect)
@@ -220,7 +222,7 @@ def test_hist_quantile_point_masses_and_uniform():
 def test_wilson_matches_scipy(k, n):
     from scipy import stats
 
-    from abm.summary import wilson
+    from abm.analysis.stats import wilson
 
     ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     lo, hi = wilson(k, n)

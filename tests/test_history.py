@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from abm.config import load_scenario
-from abm.history import HISTORY_FILES, compare, paired_difference, validate_history
+from abm.analysis.stats import paired_difference
+from abm.experiment.episodes import HISTORY_FILES, compare, validate_history
+from abm.scenario import load_scenario
 from tests.conftest import BASELINE, ROOT
 
 EXPERIMENTS = ROOT / "experiments"

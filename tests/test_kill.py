@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from abm.errors import ResultsError
-from abm.results import read_run
+from abm.experiment.store import read_run
 from tests.conftest import BASELINE
 
 pytestmark = [
@@ -161,15 +161,15 @@ def test_write_run_replaces_its_own_stale_temporary_directory(tmp_path):
     """A stale .tmp with this very pid (a reused pid) is cleared, not merged into."""
     import os
 
-    from abm.results import write_run
-    from abm.runner import simulate
+    from abm.experiment.simulate import simulate
+    from abm.experiment.store import write_run
 
     res = simulate(BASELINE, trials=100, seed=1)
     out = tmp_path / "run"
     stale = tmp_path / f".tmp-run-{os.getpid()}"
     stale.mkdir()
     (stale / "junk.txt").write_text("left by a killed run")
-    write_run(res, out, rid="abc", figures=False)
+    write_run(res, out, rid="abc")
     assert not (out / "junk.txt").exists()
     assert read_run(out).manifest["run_id"] == "abc"
     assert leftovers(tmp_path) == []
@@ -177,24 +177,24 @@ def test_write_run_replaces_its_own_stale_temporary_directory(tmp_path):
 
 def test_a_directory_that_appears_meanwhile_is_kept_or_left_alone(tmp_path):
     """What write_run does when another process renamed first."""
-    from abm.results import write_run
-    from abm.runner import simulate
+    from abm.experiment.simulate import simulate
+    from abm.experiment.store import write_run
 
     res = simulate(BASELINE, trials=100, seed=1)
     out = tmp_path / "run"
-    write_run(res, out, rid="abc", figures=False)
+    write_run(res, out, rid="abc")
     before = (out / "manifest.json").read_bytes()
     # the same run: keep theirs, drop ours, no error
-    assert write_run(res, out, rid="abc", figures=False) == out
+    assert write_run(res, out, rid="abc") == out
     assert (out / "manifest.json").read_bytes() == before
     # a different run: left untouched, and said so
     with pytest.raises(ResultsError, match="holds a different run"):
-        write_run(res, out, rid="other", figures=False)
+        write_run(res, out, rid="other")
     assert (out / "manifest.json").read_bytes() == before
     # a damaged directory: left untouched, and said so
     (out / "months.parquet").unlink()
     with pytest.raises(ResultsError, match="not a complete results directory"):
-        write_run(res, out, rid="abc", figures=False)
+        write_run(res, out, rid="abc")
     assert leftovers(tmp_path) == []
 
 

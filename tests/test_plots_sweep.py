@@ -1,6 +1,7 @@
 """Tests for :func:`abm.plots.draw_sweep_figures`: every expected figure of each design
 exists and is a real PNG, from inputs made by running small sweeps through
-:mod:`abm.sweep`; edge cases (one point, constant outputs, missing indices) still draw."""
+:mod:`abm.experiment.sweep`; edge cases (one point, constant outputs, missing indices)
+still draw."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
 
-from abm.plots import draw_sweep_figures
-from abm.sweep import Executor, load_experiment, run_sweep
+from abm.experiment.executors import Executor
+from abm.experiment.sweep import load_experiment, run_sweep
+from abm.plots import draw_sweep_figures, iter_sweep_figures
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "experiments" / "baseline_2021.toml"
@@ -37,10 +41,15 @@ def _check_pngs(fig_dir: Path, expected: set[str]) -> None:
         assert img.shape[0] > 200 and img.shape[1] > 200, (name, img.shape)
 
 
+def _figures(tmp: Path, points, summary: dict, sens: dict) -> None:
+    """``run_sweep``'s ``extra``: draw the figures into the sweep directory being built."""
+    draw_sweep_figures(points, summary, sens, tmp / "figures")
+
+
 def _sweep(path: str | Path, overrides: list[str], out: Path) -> tuple[Path, dict]:
     exp = load_experiment(path, overrides)
     d, summary, reused = run_sweep(exp, out_dir=out, executor=Executor("inprocess"),
-                                   figures=True)
+                                   extra=_figures)
     assert not reused
     return d, summary
 
@@ -185,8 +194,7 @@ def morris_inputs(tmp_path_factory):
         high = 0.8
     """)
     exp = load_experiment(path)
-    d, _, _ = run_sweep(exp, out_dir=tmp / "out", executor=Executor("inprocess"),
-                        figures=False)
+    d, _, _ = run_sweep(exp, out_dir=tmp / "out", executor=Executor("inprocess"))
     return _load(d)
 
 
@@ -229,16 +237,15 @@ def test_constant_any_base(morris_inputs, tmp_path, method):
     assert {f"{method}.png", f"{method}_states.png"} <= {p.name for p in paths}
 
 
-def test_state_key_file_name_and_switch_grid(one_parameter_grid, tmp_path):
-    # A state's key gives a file-safe name; a switch (csto.consent_rule) as the other
-    # parameter of a two-parameter grid draws with categorical colours.
+def _switch_grid(one_parameter_grid: Path) -> tuple:
+    """A grid over a state's key and a switch, made from the one-parameter grid's points."""
+    import pandas as pd
+
     points, summary, _ = _load(one_parameter_grid)
     key = "states.TJK.russia_dependence"
     points = points.rename(columns={"russia.pressure": key})
     a, b = points.copy(), points.copy()
     a["csto.consent_rule"], b["csto.consent_rule"] = True, False
-    import pandas as pd
-
     both = pd.concat([a, b], ignore_index=True)
     cols = ["point", key, "csto.consent_rule"]
     both = both[cols + [c for c in both.columns if c not in cols]]
@@ -246,6 +253,13 @@ def test_state_key_file_name_and_switch_grid(one_parameter_grid, tmp_path):
     summary = {**summary, "points": len(both),
                "parameters": [{"key": key, "values": [0.0, 0.5, 1.0]},
                               {"key": "csto.consent_rule", "values": [True, False]}]}
+    return both, summary
+
+
+def test_state_key_file_name_and_switch_grid(one_parameter_grid, tmp_path):
+    # A state's key gives a file-safe name; a switch (csto.consent_rule) as the other
+    # parameter of a two-parameter grid draws with categorical colours.
+    both, summary = _switch_grid(one_parameter_grid)
     paths = draw_sweep_figures(both, summary, None, tmp_path)
     assert [p.name for p in paths] == [
         "response_states_TJK_russia_dependence.png", "response_csto_consent_rule.png",
@@ -265,13 +279,162 @@ def test_missing_column_or_key_raises(one_parameter_grid, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+# --------------------------------------------------------------------------- content
+
+
+def _by_title(fig) -> dict:
+    """The figure's axes by their left-hand title (panels without one are left out)."""
+    return {ax.get_title("left"): ax for ax in fig.axes if ax.get_title("left")}
+
+
+def _whiskers(err, axis: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high ends of an errorbar container's whiskers (``axis`` 0: horizontal)."""
+    assert isinstance(err, ErrorbarContainer)
+    (lines,) = err.lines[2]
+    seg = np.array(lines.get_segments())
+    return seg[:, :, axis].min(axis=1), seg[:, :, axis].max(axis=1)
+
+
+def _close(a, b) -> None:
+    np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=0, atol=1e-12)
+
+
+def test_response_lines_follow_points(one_parameter_grid):
+    points, summary, sens = _load(one_parameter_grid)
+    figs = iter_sweep_figures(points, summary, sens)
+    assert not isinstance(figs, (list, dict))  # built one at a time
+    figs = dict(figs)
+    assert list(figs) == [_response("russia.pressure")]
+    fig = figs[_response("russia.pressure")]
+    H, ids = summary["horizon_months"], summary["states"]
+    assert fig.get_suptitle() == (f"Probability of a US base within {H} months as "
+                                  "russia.pressure varies")
+    axes = _by_title(fig)
+    assert list(axes) == ["in any state", *ids]  # one panel per state
+    ax = axes["in any state"]
+    assert ax.get_xlabel().startswith("russia.pressure")
+    assert ax.get_ylabel() == f"probability of a base within {H} months"
+    x = points["russia.pressure"].to_numpy()
+    order = np.argsort(x, kind="stable")
+    (line,) = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    _close(line.get_xdata(), x[order])
+    _close(line.get_ydata(), points["any_base.p"].to_numpy()[order])
+    (band,) = ax.collections  # the 95% interval of each point
+    y = band.get_paths()[0].vertices[:, 1]
+    assert y.min() == pytest.approx(points["any_base.ci_low"].min())
+    assert y.max() == pytest.approx(points["any_base.ci_high"].max())
+    (ref,) = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert ref.get_ydata()[0] == pytest.approx(summary["reference"]["any_base"]["p"])
+    colours = set()
+    for sid in ids:
+        (line,) = [ln for ln in axes[sid].get_lines() if ln.get_marker() == "o"]
+        _close(line.get_ydata(), points[f"{sid}.p_base"].to_numpy()[order])
+        colours.add(line.get_color())
+    assert len(colours) == len(ids)
+
+
+def test_response_scatter_whiskers_match_intervals(one_parameter_grid):
+    points, summary, _ = _load(one_parameter_grid)
+    summary = {**summary, "design": "lhs"}
+    fig = dict(iter_sweep_figures(points, summary, None))[_response("russia.pressure")]
+    assert fig.get_suptitle().endswith("against russia.pressure")
+    axes = _by_title(fig)
+    assert list(axes) == ["in any state", "by state"]
+    (err,) = axes["in any state"].containers  # every point with its own interval
+    _close(err.lines[0].get_ydata(), points["any_base.p"])
+    lo, hi = _whiskers(err)
+    _close(lo, points["any_base.ci_low"])
+    _close(hi, points["any_base.ci_high"])
+    ax = axes["by state"]
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines] == summary["states"]  # one line per state
+    for ln, sid in zip(lines, summary["states"], strict=True):
+        _close(ln.get_ydata(), points[f"{sid}.p_base"])
+
+
+def test_heatmap_cells_match_points(one_parameter_grid):
+    both, summary = _switch_grid(one_parameter_grid)
+    key = "states.TJK.russia_dependence"
+    figs = dict(iter_sweep_figures(both, summary, None))
+    fig = figs[f"heatmap_{key.replace('.', '_')}_x_csto_consent_rule.png"]
+    axes = _by_title(fig)
+    assert list(axes) == ["in any state", *summary["states"]]
+    assert axes["in any state"].get_xlabel().startswith(key)
+    assert axes["in any state"].get_ylabel().startswith("csto.consent_rule")
+    for title, column in [("in any state", "any_base.p"),
+                          *((s, f"{s}.p_base") for s in summary["states"])]:
+        (mesh,) = axes[title].collections
+        want = both.pivot(index="csto.consent_rule", columns=key, values=column)
+        _close(np.asarray(mesh.get_array()).reshape(want.shape), want.to_numpy())
+
+
+def _indices(summary: dict, method: str) -> dict:
+    """A sensitivity dict with known indices: parameter i gets i + 1 tenths."""
+    keys = [p["key"] for p in summary["parameters"]]
+    if method == "morris":
+        idx = {k: {"mu": (-1) ** i * 0.1 * (i + 1), "mu_star": 0.1 * (i + 1),
+                   "mu_star_conf": 0.01 * (i + 1), "sigma": 0.05 * (i + 1)}
+               for i, k in enumerate(keys)}
+    else:
+        idx = {k: {"S1": 0.1 * (i + 1), "S1_conf": 0.02, "ST": 0.15 * (i + 1),
+                   "ST_conf": 0.03} for i, k in enumerate(keys)}
+    names = ["any_base.p", *(f"{s}.p_base" for s in summary["states"])]
+    return {"design": method, "method": method,
+            "outputs": {n: {"constant": False, "indices": idx} for n in names}}
+
+
+def test_morris_bars_and_whiskers_match_indices(morris_inputs):
+    points, summary, _ = morris_inputs
+    sens = _indices(summary, "morris")
+    figs = dict(iter_sweep_figures(points, {**summary, "design": "morris"}, sens))
+    idx = sens["outputs"]["any_base.p"]["indices"]
+    ranked = sorted(idx, key=lambda k: -idx[k]["mu_star"])
+    axes = _by_title(figs["morris.png"])
+    ax = axes["μ* of P(base in any state)"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ranked
+    bars, err = ax.containers
+    assert isinstance(bars, BarContainer) and len(bars) == len(ranked)
+    _close([b.get_width() for b in bars], [idx[k]["mu_star"] for k in ranked])
+    lo, hi = _whiskers(err, axis=0)
+    _close(lo, [idx[k]["mu_star"] - idx[k]["mu_star_conf"] for k in ranked])
+    _close(hi, [idx[k]["mu_star"] + idx[k]["mu_star_conf"] for k in ranked])
+    signs = {tuple(b.get_facecolor()[:3]) for b, k in zip(bars, ranked, strict=True)
+             if idx[k]["mu"] < 0}
+    assert len(signs) == 1  # a negative mean effect has a colour of its own
+    (dots,) = axes["μ* against σ"].collections
+    _close(dots.get_offsets(), [[idx[k]["mu_star"], idx[k]["sigma"]] for k in ranked])
+
+    (ax, _) = figs["morris_states.png"].axes  # the table and its colour bar
+    (mesh,) = ax.collections
+    cells = np.asarray(mesh.get_array()).reshape(len(ranked), -1)
+    assert cells.shape[1] == 1 + len(summary["states"])  # any state, then each state
+    _close(cells, np.repeat([[idx[k]["mu_star"]] for k in ranked], cells.shape[1], axis=1))
+
+
+def test_sobol_bars_and_whiskers_match_indices(morris_inputs):
+    points, summary, _ = morris_inputs
+    sens = _indices(summary, "sobol")
+    figs = dict(iter_sweep_figures(points, {**summary, "design": "sobol"}, sens))
+    idx = sens["outputs"]["any_base.p"]["indices"]
+    ranked = sorted(idx, key=lambda k: -idx[k]["ST"])
+    ax = _by_title(figs["sobol.png"])["P(base in any state)"]
+    assert ax.get_ylabel() == "swept parameter (largest ST on top)"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ranked
+    st, st_err, s1, s1_err = ax.containers
+    assert [st.get_label(), s1.get_label()] == ["ST (total)", "S1 (first order)"]
+    for bars, err, field in ((st, st_err, "ST"), (s1, s1_err, "S1")):
+        _close([b.get_width() for b in bars], [idx[k][field] for k in ranked])
+        lo, hi = _whiskers(err, axis=0)
+        _close(hi - lo, [2 * idx[k][f"{field}_conf"] for k in ranked])
+
+
 def test_sweep_drawing_never_touches_pyplot_or_rcparams(one_parameter_grid, tmp_path):
     code = textwrap.dedent(f"""
         import json, sys
         import matplotlib
         import pandas as pd
         before = matplotlib.rcParams.copy()
-        from abm.plots import draw_sweep_figures
+        from abm.plots import draw_sweep_figures, iter_sweep_figures
         d = {str(one_parameter_grid)!r}
         points = pd.read_parquet(d + "/points.parquet")
         summary = json.load(open(d + "/summary.json"))

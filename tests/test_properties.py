@@ -1,7 +1,7 @@
 """Property-based tests: any valid scenario simulates to sane numbers; any junk is refused
 with a ConfigError and nothing else.
 
-Valid scenarios are drawn from the documented ranges, read from :func:`abm.config.schema`
+Valid scenarios are drawn from the documented ranges, read from :func:`abm.scenario.schema.schema`
 (never hard-coded here), so a change of range in ``abm/config.py`` changes what is drawn.
 Budgets are small and the runs derandomized, so CI sees the same examples every time.
 """
@@ -16,17 +16,17 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from abm.config import (
-    MAX_MONTHLY_INCIDENT_RATE,
+from abm.errors import ConfigError
+from abm.experiment.simulate import simulate
+from abm.limits import MAX_MONTHLY_INCIDENT_RATE
+from abm.scenario import (
     SHOCK_VARIABLES,
     apply_override,
     load_scenario,
     parse_override,
     scenario_from_dict,
-    schema,
 )
-from abm.errors import ConfigError
-from abm.runner import simulate
+from abm.scenario.schema import schema
 from tests.conftest import BASELINE
 
 SCHEMA = schema()
@@ -114,7 +114,7 @@ def valid_raw(draw: st.DrawFn) -> dict[str, Any]:
 
 def _cap_incident_rate(raw: dict[str, Any]) -> None:
     """Scale spillover.rate down so rate * instability * border stays supported (the one
-    rule that ties several keys together; see abm.config._check_rates)."""
+    rule that ties several keys together; see abm.scenario.validate._check_rates)."""
     defaults = {k: d for k, _m, d in SCHEMA["states"]}
 
     def peak(v: Any) -> float:

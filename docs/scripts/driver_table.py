@@ -5,8 +5,8 @@ Each row removes one driver (or several) from experiments/baseline_2021.toml and
 P(base) / P(veto) per state, 2,000 trials, seed 1.
 """
 
-from abm.config import load_scenario
-from abm.runner import simulate
+from abm.experiment.simulate import simulate
+from abm.scenario import load_scenario
 
 B = "experiments/baseline_2021.toml"
 ids = ["KAZ", "KGZ", "TJK", "UZB", "TKM", "PAK"]

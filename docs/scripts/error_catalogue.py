@@ -12,11 +12,12 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
-from abm.config import load_scenario
 from abm.errors import ConfigError
+from abm.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus" / "bad"
@@ -60,6 +61,13 @@ def _what(path: Path) -> str:
 
 
 def catalogue() -> str:
+    # messages show paths relative to the working directory: generate them from the
+    # repository root, wherever the script is called from
+    with contextlib.chdir(ROOT):
+        return _catalogue()
+
+
+def _catalogue() -> str:
     files = sorted(CORPUS.glob("*.toml"))
     out, seen = [], set()
     for prefix, title in GROUPS:

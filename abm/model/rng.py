@@ -36,13 +36,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BLOCK_SIZE", "MonthDraws", "resolve_seed", "block_generators", "draw_month"]
+__all__ = ["BLOCK_SIZE", "MonthDraws", "resolve_seed", "block_generators", "draw_month",
+           "EVENTS", "NOISE", "DECISIONS", "MESA_STREAM", "DESIGN_KEY", "POINT_KEY",
+           "design_seed", "point_root", "mesa_seed", "fresh_seed"]
 
 #: Trials per random-number block. Part of the reproducibility contract: changing it
 #: changes every result for a given seed.
 BLOCK_SIZE = 1000
 
+#: Spawn-key slots of a block's streams: ``root.spawn_key + (block, slot)``.
 EVENTS, NOISE, DECISIONS = 0, 1, 2
+#: Slot of the per-trial seed handed to ``mesa.Model`` (unused by the dynamics), in a key
+#: one longer than the block streams': ``root.spawn_key + (block, MESA_STREAM, row)``.
+MESA_STREAM = 3
+#: Spawn-key slots beyond any block index: a sweep's design sampler, and (without common
+#: random numbers) sweep point ``p``'s own root at ``POINT_KEY + p``.
+DESIGN_KEY = 2**32
+POINT_KEY = 2**32 + 1
 
 
 def resolve_seed(seed: int | np.random.SeedSequence | np.random.Generator | None,
@@ -68,6 +78,31 @@ def resolve_seed(seed: int | np.random.SeedSequence | np.random.Generator | None
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     return np.random.SeedSequence(int(seed))
+
+
+def fresh_seed() -> int:
+    """A seed from OS entropy, for a run given none: the one place such entropy is made.
+    The value is recorded as the seed used, so the run can be repeated."""
+    return int(np.random.SeedSequence().entropy)
+
+
+def design_seed(seed: int) -> int:
+    """The 32-bit seed of a sweep's design sampler (LHS, Sobol', Morris) and of its
+    sensitivity analysis' bootstrap: ``SeedSequence(seed, spawn_key=(DESIGN_KEY,))``."""
+    return int(np.random.SeedSequence(seed, spawn_key=(DESIGN_KEY,))
+               .generate_state(1, np.uint32)[0])
+
+
+def point_root(root: np.random.SeedSequence, point: int) -> np.random.SeedSequence:
+    """Sweep point ``point``'s own root when points do not share random numbers."""
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, POINT_KEY + point))
+
+
+def mesa_seed(root: np.random.SeedSequence, trial: int) -> np.random.SeedSequence:
+    """The seed sequence given to ``mesa.Model`` for ``trial`` (unused by the dynamics):
+    distinct per trial and seed, and never equal to a stream of the draw contract."""
+    b, row = divmod(int(trial), BLOCK_SIZE)
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, b, MESA_STREAM, row))
 
 
 def block_generators(root: np.random.SeedSequence, block: int) -> tuple[np.random.Generator, ...]:

@@ -9,13 +9,16 @@ Layout of ``results/<name>/<run-id>/``::
     figures/*.png     drawn from the three files above (abm plot re-draws them)
 
 A directory is written under a temporary name beside its destination and renamed at the
-end, so a directory with the final name is complete. Reading verifies the sha256 of each
-data file against the manifest: a truncated or edited file is an error, never a wrong
-number. Only JSON and Parquet are read; nothing is unpickled.
+end (:func:`atomic_dir`, for runs and sweeps alike), so a directory with the final name is
+complete. The store never draws: a caller that wants figures in the same atomic step
+passes ``extra``, a function that writes into the temporary directory after the data.
+Reading verifies the sha256 of each data file against the manifest: a truncated or edited
+file is an error, never a wrong number. Only JSON and Parquet are read; nothing is unpickled.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +26,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -30,12 +34,13 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ResultsError
-from .rng import BLOCK_SIZE
+from ..errors import ResultsError
+from ..model.rng import BLOCK_SIZE
 
 __all__ = ["run_id", "default_run_dir", "write_run", "read_run", "file_problems", "RunFiles",
            "MANIFEST_VERSION", "write_parquet", "write_json", "read_json", "sha256_file",
-           "package_versions", "git_commit", "swap_in", "build_manifest"]
+           "package_versions", "git_commit", "swap_in", "build_manifest", "atomic_dir",
+           "DATA_FILES"]
 
 MANIFEST_VERSION = 1
 DATA_FILES = ("summary.json", "trials.parquet", "months.parquet")
@@ -140,10 +145,37 @@ def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list
     }
 
 
+@contextlib.contextmanager
+def atomic_dir(final: Path, *, replace: bool = False,
+               rename: Callable[[Path], None] | None = None) -> Iterator[Path]:
+    """Write a directory atomically: yield a temporary directory beside ``final``, then
+    rename it to ``final`` (``replace``: swap out an existing one, putting it back if the
+    rename fails). On any exception the temporary directory is removed and ``final`` is
+    untouched. ``rename(tmp)`` replaces the plain rename when the caller must decide what
+    to do with a ``final`` that appeared meanwhile."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        yield tmp
+        do = (lambda: rename(tmp)) if rename else (lambda: os.rename(tmp, final))
+        if final.exists() and replace:
+            swap_in(tmp, final, do)
+        else:
+            do()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None,
-              overrides: list[str] | tuple[str, ...] = (), figures: bool = True,
-              replace: bool = False) -> Path:
-    """Write a :class:`~abm.runner.SimulationResult` as a results directory, atomically.
+              overrides: list[str] | tuple[str, ...] = (),
+              extra: Callable[[Path], None] | None = None, replace: bool = False) -> Path:
+    """Write a :class:`~abm.experiment.simulate.SimulationResult` as a results directory,
+    atomically.
 
     Parameters
     ----------
@@ -151,6 +183,9 @@ def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None
         The run id (:func:`run_id`), recorded in the manifest.
     run_dir : Path
         Final directory. Written as ``<parent>/.tmp-<name>-<pid>`` first, then renamed.
+    extra : callable, optional
+        ``extra(tmp_dir)`` writes more files (the figures) after the data, before the
+        rename, so they appear together.
     replace : bool
         Replace an existing directory (``--force``; the caller checks it is a results
         directory). Otherwise, if the directory appears while this run writes, a complete
@@ -162,31 +197,17 @@ def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None
     Path of the directory written.
     """
     run_dir = Path(run_dir)
-    parent = run_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".tmp-{run_dir.name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic_dir(run_dir, replace=replace,
+                    rename=lambda tmp: _rename_or_keep_theirs(tmp, run_dir, rid)) as tmp:
         write_json(tmp / "summary.json", result.summary)
         write_parquet(result.table, tmp / "trials.parquet")
         result.months.to_parquet(tmp / "months.parquet", index=False, engine="pyarrow")
         files = {f: sha256_file(tmp / f) for f in DATA_FILES}
         write_json(tmp / "manifest.json",
-                    build_manifest(result, rid=rid, config=config, overrides=list(overrides),
-                                   files=files))
-        if figures:
-            from .plots import draw_figures
-
-            draw_figures(result.table, result.months, result.summary, tmp / "figures")
-        if run_dir.exists() and replace:
-            swap_in(tmp, run_dir, lambda: _rename_or_keep_theirs(tmp, run_dir, rid))
-        else:
-            _rename_or_keep_theirs(tmp, run_dir, rid)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                   build_manifest(result, rid=rid, config=config, overrides=list(overrides),
+                                  files=files))
+        if extra is not None:
+            extra(tmp)
     return run_dir
 
 
@@ -277,14 +298,15 @@ def read_json(path: Path) -> dict[str, Any]:
     return obj
 
 
-def file_problems(path: Path, files: Any) -> list[str]:
-    """What is wrong with the data files of a results directory, against the sha256 the
-    manifest recorded (``files``); empty if every file is there and unchanged."""
-    if not isinstance(files, dict) or set(files) != set(DATA_FILES):
+def file_problems(path: Path, files: Any, names: tuple[str, ...] = DATA_FILES) -> list[str]:
+    """What is wrong with the data files ``names`` of a results directory (a run's or a
+    sweep's), against the sha256 the manifest recorded (``files``); empty if every file is
+    there and unchanged."""
+    if not isinstance(files, dict) or not set(names) <= set(files):
         return [f"{path / 'manifest.json'}: files = {files!r}: expected sha256 of "
-                f"{', '.join(DATA_FILES)}"]
+                f"{', '.join(names)}"]
     out = []
-    for name in DATA_FILES:
+    for name in names:
         f, want = path / name, files[name]
         if not f.is_file():
             out.append(f"{f}: missing; the results directory is incomplete")
@@ -303,12 +325,11 @@ def read_run(run_dir: str | Path, verify: bool = True) -> RunFiles:
         raise ResultsError(f"{path}: no such results directory")
     manifest = read_json(path / "manifest.json")
     files = manifest.get("files")
+    problems = file_problems(path, files) if verify else []
     if not isinstance(files, dict) or set(files) != set(DATA_FILES):
-        raise ResultsError(f"{path / 'manifest.json'}: files = {files!r}: expected sha256 of "
-                           f"{', '.join(DATA_FILES)}")
-    if verify:
-        problems = file_problems(path, files)
-        if problems:
-            raise ResultsError(problems[0])
+        problems = [f"{path / 'manifest.json'}: files = {files!r}: expected sha256 of "
+                    f"{', '.join(DATA_FILES)}"]
+    if problems:
+        raise ResultsError(problems[0])
     summary = read_json(path / "summary.json")
     return RunFiles(path=path, manifest=manifest, summary=summary)

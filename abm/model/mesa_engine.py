@@ -4,11 +4,13 @@ This is the second engine behind ``simulate(..., engine="mesa")``. Each trial is
 :class:`BasingModel` holding one :class:`StateAgent` per candidate host state, placed on a
 Mesa :class:`~mesa.discrete_space.Network` built with networkx from the influence matrix
 ``W``. Russia, the United States and Afghanistan are model-level drivers read from the
-:class:`~abm.core.Compiled` arrays for the current month. The equations are not restated
-here: agents call the functions of :mod:`abm.dynamics` on their own values (1-element
-arrays), the model calls them for the region-wide drill pulse and the CSTO consent rule,
-so the same float operations run in the same order as in :func:`abm.core.run_blocks` and
-trial ``i`` ends bit for bit where the core's trial ``i`` ends.
+:class:`~abm.model.compile.Compiled` arrays for the current month. The month is not
+restated here: each step, the model gathers its agents' values into one trial's arrays,
+calls :func:`abm.model.step.month_step` (the function the numpy engine calls for every
+trial at once, with the influence matrix read back from the Mesa network), and each agent
+takes its own row of the result. The same float operations run in the same order as in
+:func:`abm.model.numpy_engine.run_blocks`, so trial ``i`` ends bit for bit where the numpy
+engine's trial ``i`` ends.
 
 The tape (a contract)
 ---------------------
@@ -16,8 +18,8 @@ The agents never draw random numbers. A model replays a *tape*: the draws of
 :mod:`abm.rng`, generated exactly as the core generates them and stored by month.
 
 For block ``b`` of a run with root seed sequence ``root``, :func:`block_tape` calls
-``abm.rng.block_generators(root, b)`` once and then ``abm.rng.draw_month`` once per month
-``t = 0 .. T-1`` into ``MonthDraws.empty(BLOCK_SIZE, S, cm.noise_on)``, copying each
+``abm.model.rng.block_generators(root, b)`` once and then ``abm.model.rng.draw_month``
+once per month ``t = 0 .. T-1`` into ``MonthDraws.empty(BLOCK_SIZE, S, cm.noise_on)``, copying each
 month into
 
 ==============  ==========================  ==============================================
@@ -36,12 +38,11 @@ Trial ``i`` is row ``i % BLOCK_SIZE`` of block ``i // BLOCK_SIZE``; its
 (scenario order) reads column ``j``. Month ``t`` of the tape does not depend on the
 horizon, so a shorter run replays a prefix of the same trajectory.
 
-Month ``t`` of :meth:`BasingModel.step`, in the core's order: attributes in force for
-month ``t`` (after shocks) and the shocks' jumps of ``w``/``p``; drill count (model);
-CSTO consent probabilities from month-``t`` willingness (model); every agent computes its
-next state from month-``t`` values (``agents.do("compute")``); the drill pulse decays
-and grows (model); every agent applies its next state and counts events
-(``agents.do("apply")``); the :class:`~mesa.DataCollector` records month ``t + 1``.
+Month ``t`` of :meth:`BasingModel.step`: every agent takes the attributes in force for
+month ``t`` (after shocks, ``agents.do("observe")``); the model runs the month step on the
+agents' values and this trial's row of the tape; every agent applies its row of the
+result and counts its events (``agents.do("apply")``); the :class:`~mesa.DataCollector`
+records month ``t + 1``.
 
 Mesa's own generators (``model.rng``, ``model.random``) are seeded (see
 :func:`mesa_seed`) so that nothing depends on OS entropy, but the dynamics never use
@@ -51,7 +52,7 @@ them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mesa
@@ -59,10 +60,21 @@ import networkx as nx
 import numpy as np
 from mesa.discrete_space import FixedAgent, Network
 
-from . import dynamics as dyn
-from .config import Scenario, load_scenario
-from .core import HIST_BINS, ChunkResult, Compiled, compile_scenario, fixed_sum, hist_counts
-from .rng import BLOCK_SIZE, MonthDraws, block_generators, draw_month, resolve_seed
+from ..scenario import Scenario, load_scenario
+from .accumulators import new_accumulators, record_month
+from .compile import Compiled, compile_scenario, stack
+from .numpy_engine import split_result
+from .outcomes import OUTCOMES, ChunkResult
+from .rng import (
+    BLOCK_SIZE,
+    MESA_STREAM,
+    MonthDraws,
+    block_generators,
+    draw_month,
+    mesa_seed,
+    resolve_seed,
+)
+from .step import TrialState, month_step, new_record, update_record
 
 __all__ = [
     "BlockTape",
@@ -76,11 +88,6 @@ __all__ = [
     "run_blocks_mesa",
     "MESA_STREAM",
 ]
-
-#: Spawn-key slot of the per-trial seed handed to ``mesa.Model`` (the contract's streams
-#: of a block use slots 0, 1 and 2 in keys of the same length; this key is one longer).
-MESA_STREAM = 3
-
 
 # --------------------------------------------------------------------------- the tape
 
@@ -171,17 +178,6 @@ def block_tape(cm: Compiled, root: np.random.SeedSequence, block: int) -> BlockT
     return BlockTape(block=block, **out, **noise)
 
 
-def mesa_seed(root: np.random.SeedSequence, trial: int) -> np.random.SeedSequence:
-    """The seed sequence given to ``mesa.Model`` for ``trial`` (unused by the dynamics).
-
-    ``SeedSequence(root.entropy, spawn_key=root.spawn_key + (block, MESA_STREAM, row))``:
-    distinct per trial and seed, and never equal to a stream of the draw contract.
-    """
-    b, row = divmod(int(trial), BLOCK_SIZE)
-    return np.random.SeedSequence(root.entropy,
-                                  spawn_key=(*root.spawn_key, b, MESA_STREAM, row))
-
-
 # --------------------------------------------------------------------------- agents
 
 
@@ -212,13 +208,10 @@ class StateAgent(FixedAgent):
         Threat stock from Afghan spillover, >= 0.
     h : bool
         Hosting a US base.
-    first_base_month : int
-        ``t + 1`` if a base first opened during month ``t``; 0 if hosting at month 0;
-        -1 if never (the core's convention).
-    months_hosted, vetoes, incidents : int
-        Months that ended with a base, CSTO vetoes, spillover incidents.
-    closed : bool
-        A base was closed during the run.
+    first_base_month, months_hosted, closed, vetoes, incidents
+        The agent's outcome record (:data:`abm.model.outcomes.OUTCOMES`): ``t + 1`` if a
+        base first opened during month ``t``, 0 if hosting at month 0, -1 if never;
+        months that ended with a base; a base was closed; CSTO vetoes; incidents.
     """
 
     def __init__(self, model: BasingModel, index: int) -> None:
@@ -227,7 +220,7 @@ class StateAgent(FixedAgent):
         self.index = index
         self.id = cm.ids[index]
         self.csto = bool(cm.csto[index])
-        self.exposure = cm.exposure[index]
+        self.exposure = float(cm.exposure[index])
         self.w = float(cm.w_init[index])
         self.p = float(cm.p_init[index])
         self.s = 0.0
@@ -237,20 +230,20 @@ class StateAgent(FixedAgent):
         self.closed = False
         self.vetoes = 0
         self.incidents = 0
-        self.observe(0)
-        self._next: tuple | None = None
-        self._listen: list[tuple[int, StateAgent]] | None = None
-        self._W_rep: np.ndarray | None = None
+        self.observe()
 
-    def observe(self, t: int) -> None:
-        """Take the attributes in force for month ``t`` (shocks included)."""
+    def observe(self) -> None:
+        """Take the attributes in force for the model's current month (shocks included)."""
         cm, i = self.model.cm, self.index
-        self.dependence = cm.dep[t, i]
-        self.legal_bar = cm.legal_bar[t, i]
-        self.responsiveness = cm.resp[t, i]
-        self.stubbornness = cm.stub[t, i]
-        self.w0 = cm.w0[t, i]
-        self.p0 = cm.p0[t, i]
+        t = min(self.model.month, cm.T - 1) if cm.T else 0
+        mo = cm.monthly
+        if cm.T:
+            self.dependence = mo["dep"][t, i]
+            self.legal_bar = mo["legal_bar"][t, i]
+            self.responsiveness = mo["resp"][t, i]
+            self.stubbornness = mo["stub"][t, i]
+            self.w0 = mo["w0"][t, i]
+            self.p0 = mo["p0"][t, i]
 
     def listen_weights(self) -> np.ndarray:
         """Row ``W_i`` rebuilt from the network: own weight and the weights of the ties.
@@ -266,65 +259,16 @@ class StateAgent(FixedAgent):
             row[j] = G.edges[self.index, j]["weight"]
         return row
 
-    def _neighbour_sum(self) -> np.ndarray:
-        """``sum_j W_ij w_j`` over the states this agent listens to, shape (1,)."""
-        if self._listen is None:
-            # The network is static: who this agent listens to is read from it once.
-            S = self.model.cm.S
-            self._listen = [(j, cell.agents[0]) for j, cell in self.cell.connections.items()]
-            # neighbour_sum counts its terms by W.shape[0], so the one row is repeated to
-            # a square matrix; each output element is the core's index-ordered sum.
-            self._W_rep = np.broadcast_to(self.listen_weights(), (S, S))
-        w_seen = np.zeros(self.model.cm.S)
-        w_seen[self.index] = self.w
-        for j, other in self._listen:
-            w_seen[j] = other.w
-        return dyn.neighbour_sum(w_seen, self._W_rep)[0:1]
-
-    def compute(self) -> None:
-        """Next month's values from this month's (nothing visible changes yet)."""
-        m = self.model
-        cm, par, tape, t, i = m.cm, m.cm.par, m.tape, m.month, self.index
-        w = np.array([self.w])
-        p = np.array([self.p])
-        s = np.array([self.s])
-        h = np.array([self.h])
-        k = dyn.poisson_inverse(tape.u_threat[t, i:i + 1], cm.spill[t] * self.exposure)
-        P = dyn.pressure(cm.R[t], m.pulse, w, h, par["reactive_gain"], par["alarm_level"],
-                         par["hosting_penalty"])
-        p_new = dyn.opinion_update(
-            p, self.p0, h, cm.C_US[t], cm.C_R[t], par["opinion_anchor"],
-            par["us_campaign_effect"], par["russia_campaign_effect"], par["sovereignty_cost"],
-            par["opinion_noise"], None if tape.z_p is None else tape.z_p[t, i:i + 1])
-        w_new = dyn.willingness_update(
-            w, self.w0, p, P, s, h, self._neighbour_sum(),
-            stubbornness=self.stubbornness, responsiveness=self.responsiveness,
-            dependence=self.dependence, D=cm.D[t], I_us=cm.I_US[t], I_r=cm.I_R[t],
-            pressure_effect=par["pressure_effect"], incentive_effect=par["incentive_effect"],
-            security_us=par["security_us"], security_russia=par["security_russia"],
-            retaliation=par["retaliation"], rent_effect=par["rent_effect"],
-            noise=par["willingness_noise"],
-            z=None if tape.z_w is None else tape.z_w[t, i:i + 1])
-        consent_p = None if m.consent_p is None else m.consent_p[i:i + 1]
-        h_new, opened, vetoed, closed = dyn.decide(
-            h, w, par["threshold"] + self.legal_bar, cm.D[t], par["decision_width"],
-            par["close_threshold"], consent_p, tape.u_decide[t, i:i + 1],
-            tape.u_consent[t, i:i + 1])
-        s_new = dyn.threat_update(s, k, par["spill_decay"], par["spill_shock"])
-        self._next = (float(w_new[0]), float(p_new[0]), float(s_new[0]), bool(h_new[0]),
-                      bool(opened[0]), bool(vetoed[0]), bool(closed[0]), int(k[0]))
-
     def apply(self) -> None:
-        """Make the computed month visible and count its events."""
-        w, p, s, h, opened, vetoed, closed, k = self._next
-        if opened and self.first_base_month < 0:
-            self.first_base_month = self.model.month + 1
-        self.vetoes += vetoed
-        self.closed = self.closed or closed
-        self.incidents += k
-        self.w, self.p, self.s, self.h = w, p, s, h
-        self.months_hosted += h
-        self._next = None
+        """Take this agent's row of the month just computed, and count its events."""
+        m, i = self.model, self.index
+        x, rec = m.next_state, m.record
+        self.w, self.p = float(x.w[0, 0, i]), float(x.p[0, 0, i])
+        self.s, self.h = float(x.s[0, 0, i]), bool(x.h[0, 0, i])
+        for o in OUTCOMES:
+            if o.name in rec:
+                v = rec[o.name][0, 0, i]
+                setattr(self, o.name, bool(v) if o.dtype is np.bool_ else int(v))
 
 
 # --------------------------------------------------------------------------- the model
@@ -403,12 +347,16 @@ class BasingModel(mesa.Model):
         self.seed: int | None = None  # the run's seed, when known (model_for_trial sets it)
         self.month = 0
         self.pulse = np.zeros(1)
-        self.consent_p: np.ndarray | None = None
-        self._use_consent = cm.consent_rule and bool(cm.csto.any())
         self.grid = Network(influence_graph(cm), random=self.random)
         self.states = tuple(StateAgent(self, i) for i in range(cm.S))
         for agent in self.states:
             agent.cell = self.grid[agent.index]
+        # the month step's inputs: this scenario as a batch of one point, with the
+        # influence matrix read back from the network the agents sit on
+        W = np.stack([a.listen_weights() for a in self.states])
+        self.batch = replace(stack([cm]), W=W[None, None])
+        self.record = new_record(self._gather())
+        self.next_state: TrialState | None = None
         self.datacollector = mesa.DataCollector(
             model_reporters={"pulse": "pulse_value"},
             agent_reporters={"state": "id", "w": "w", "p": "p", "s": "s", "h": "h"},
@@ -421,29 +369,36 @@ class BasingModel(mesa.Model):
         """The drill pulse as a float (for the DataCollector)."""
         return float(self.pulse[0])
 
+    def _gather(self) -> TrialState:
+        """The agents' current values as one trial's arrays, shape ``(1, 1, S)``."""
+        a = self.states
+        return TrialState(
+            w=np.array([[[x.w for x in a]]]), p=np.array([[[x.p for x in a]]]),
+            s=np.array([[[x.s for x in a]]]), h=np.array([[[x.h for x in a]]], dtype=bool),
+            pulse=self.pulse.reshape(1, 1, 1).copy())
+
+    def _draws(self, t: int) -> MonthDraws:
+        tp = self.tape
+
+        def row(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[t:t + 1]
+
+        return MonthDraws(row(tp.u_threat), tp.u_drill[t:t + 1], row(tp.z_p), row(tp.z_w),
+                          row(tp.u_decide), row(tp.u_consent))
+
     def step(self) -> None:
         """Simulate month ``self.month`` and record the start of the next month."""
-        cm, par, t = self.cm, self.cm.par, self.month
+        cm, t = self.cm, self.month
         if t >= cm.T:
             self.steps -= 1  # Mesa counted this call before it reached us
             raise ValueError(f"the model has run its horizon of {cm.T} months")
-        for agent in self.states:
-            agent.observe(t)
-        for i, var, op, val in cm.jumps.get(t, ()):
-            agent = self.states[i]
-            x = np.array([getattr(agent, var)])
-            x = np.clip(x + val, 0.0, 1.0) if op == "add" else np.full(1, val)
-            setattr(agent, var, float(x[0]))
-        n_drills = dyn.poisson_inverse(self.tape.u_drill[t:t + 1], cm.drill_rate[t])
-        if self._use_consent:
-            w_now = np.array([a.w for a in self.states])
-            self.consent_p = dyn.consent_probability(
-                w_now, cm.csto, par["consent_threshold"], par["decision_width"],
-                par["veto_strength"], cm.R[t])
-        self.agents.do("compute")
-        self.pulse = dyn.drill_update(self.pulse, n_drills, par["drill_decay"],
-                                      par["drill_pulse"])
+        self.agents.do("observe")
+        x, ev = month_step(self._gather(), self.batch, t, self._draws(t))
+        update_record(self.record, ev, x, t)
+        self.next_state = x
+        self.pulse = x.pulse.reshape(1)
         self.agents.do("apply")
+        self.next_state = None
         self.month = t + 1
         self.running = self.month < cm.T
         self.datacollector.collect(self)
@@ -465,19 +420,11 @@ class BasingModel(mesa.Model):
         return {v: df[v].to_numpy().reshape(n, self.cm.S) for v in ("w", "p", "s", "h")}
 
     def outcomes(self) -> dict[str, np.ndarray]:
-        """Per-state outcome counters, arrays of shape ``(S,)`` in the core's dtypes."""
-        a = self.states
-        return {
-            "first_base_month": np.array([x.first_base_month for x in a], dtype=np.int32),
-            "months_hosted": np.array([x.months_hosted for x in a], dtype=np.int32),
-            "closed": np.array([x.closed for x in a], dtype=bool),
-            "vetoes": np.array([x.vetoes for x in a], dtype=np.int32),
-            "incidents": np.array([x.incidents for x in a], dtype=np.int64),
-            "final_w": np.array([x.w for x in a]),
-            "final_p": np.array([x.p for x in a]),
-            "final_s": np.array([x.s for x in a]),
-            "final_h": np.array([x.h for x in a], dtype=bool),
-        }
+        """The outcome record (:data:`abm.model.outcomes.OUTCOMES`) read from the agents,
+        arrays of shape ``(S,)`` in the record's dtypes."""
+        final = {"final_w": "w", "final_p": "p", "final_s": "s", "final_h": "h"}
+        return {o.name: np.array([getattr(a, final.get(o.name, o.name)) for a in self.states],
+                                 dtype=o.dtype) for o in OUTCOMES}
 
 
 def _release(model: BasingModel) -> None:
@@ -545,33 +492,12 @@ def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int
     w = np.stack([x["w"] for x in traj]) if m else np.zeros((0, T + 1, S))
     p = np.stack([x["p"] for x in traj]) if m else np.zeros((0, T + 1, S))
     h = np.stack([x["h"] for x in traj]).astype(bool) if m else np.zeros((0, T + 1, S), bool)
-
-    nb_bins = HIST_BINS + 2
-    hist_w = np.zeros((T + 1, S, nb_bins), dtype=np.int64)
-    hist_p = np.zeros((T + 1, S, nb_bins), dtype=np.int64)
-    sum_w = np.zeros((T + 1, S), dtype=np.int64)
-    sum_p = np.zeros((T + 1, S), dtype=np.int64)
-    host_n = np.zeros((T + 1, S), dtype=np.int64)
+    acc = new_accumulators(1, T, S)
     for t in range(T + 1):
-        hist_w[t] = hist_counts(w[:, t], S)
-        hist_p[t] = hist_counts(p[:, t], S)
-        sum_w[t] = fixed_sum(w[:, t])
-        sum_p[t] = fixed_sum(p[:, t])
-        host_n[t] = h[:, t].sum(axis=0)
-
-    return ChunkResult(
-        start=start,
-        first_base_month=stack("first_base_month", np.int32),
-        months_hosted=stack("months_hosted", np.int32),
-        closed=stack("closed", bool),
-        vetoes=stack("vetoes", np.int32),
-        incidents=stack("incidents", np.int64),
-        final_w=stack("final_w", np.float64),
-        final_p=stack("final_p", np.float64),
-        final_s=stack("final_s", np.float64),
-        final_h=stack("final_h", bool),
-        hist_w=hist_w, hist_p=hist_p, sum_w=sum_w, sum_p=sum_p, hosting=host_n,
-    )
+        record_month(acc, 0, t, w[:, t], p[:, t], h[:, t])
+    out = {o.name: stack(o.name, o.dtype) for o in OUTCOMES}
+    out.update({k: v[0] for k, v in acc.items()})
+    return split_result(start, out)
 
 
 # --------------------------------------------------------------------------- notebooks

@@ -1,7 +1,8 @@
 """The Python API: :func:`simulate` runs a scenario and returns a :class:`SimulationResult`.
 
-Trials are cut into chunks of whole random-number blocks (:mod:`abm.rng`); chunks run in
-this process or in a pool of worker processes and are merged in block order. Because each
+Trials are cut into chunks of whole random-number blocks (:mod:`abm.model.rng`); chunks run
+on an :class:`~abm.experiment.executors.Executor` (this process, a pool of worker
+processes, or Dask) and are merged in block order. Because each
 block has its own streams and the per-month accumulators are integers, the result is
 identical for any chunk size, worker count or engine that follows the draw contract.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,15 +21,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Scenario, load_scenario
-from .core import ChunkResult, Compiled, chunk_task, compile_scenario, run_blocks
-from .errors import ConfigError
-from .rng import BLOCK_SIZE, resolve_seed
-from .summary import TRIAL_COLUMNS, months_table, outputs_sha256, summarize
+from .. import limits
+from ..analysis.summary import summarize
+from ..errors import ConfigError
+from ..model.accumulators import ACCUMULATORS, months_table
+from ..model.compile import Compiled, compile_scenario
+from ..model.engines import chunk_task, engine_names
+from ..model.outcomes import OUTCOMES, ChunkResult, outputs_sha256, trial_table
+from ..model.rng import BLOCK_SIZE, resolve_seed
+from ..scenario import Scenario, load_scenario
+from .executors import Executor
 
 __all__ = ["simulate", "SimulationResult", "ENGINES", "DEFAULT_CHUNK_TRIALS"]
 
-ENGINES = ("numpy", "mesa")
+ENGINES = engine_names()
 #: Trials per chunk of work (a multiple of BLOCK_SIZE); large enough to amortise numpy's
 #: per-call overhead, small enough to stay in cache.
 DEFAULT_CHUNK_TRIALS = 16 * BLOCK_SIZE
@@ -50,7 +56,7 @@ class SimulationResult:
     seed : int
         The seed actually used (the root ``SeedSequence`` entropy).
     table : pandas.DataFrame
-        One row per (trial, state), columns :data:`abm.summary.TRIAL_COLUMNS`.
+        One row per (trial, state), columns :data:`abm.model.outcomes.TRIAL_COLUMNS`.
     months : pandas.DataFrame
         Per (month, state) mean and 5/25/50/75/95% quantiles of ``w`` and ``p``, and
         ``share_hosting``; months ``0 .. horizon``.
@@ -77,16 +83,6 @@ class SimulationResult:
     @property
     def outputs_sha256(self) -> str:
         return self.summary["outputs_sha256"]
-
-
-def _engine_fn(engine: str) -> Callable[..., ChunkResult]:
-    if engine == "numpy":
-        return run_blocks
-    if engine == "mesa":
-        from .mesa_engine import run_blocks_mesa
-
-        return run_blocks_mesa
-    raise ConfigError("--engine", "engine", engine, f"must be one of {', '.join(ENGINES)}")
 
 
 def _chunks(n_blocks: int, per_chunk: int) -> list[tuple[int, int]]:
@@ -138,6 +134,7 @@ def simulate(
     engine: str = "numpy",
     chunk_trials: int = DEFAULT_CHUNK_TRIALS,
     progress: bool | Callable[[int], None] = False,
+    executor: Executor | None = None,
 ) -> SimulationResult:
     """Run a scenario's Monte Carlo trials.
 
@@ -154,6 +151,9 @@ def simulate(
         Horizon override (default: ``horizon_months``).
     workers : int
         Processes; 1 runs in this process. Results do not depend on it.
+    executor : Executor, optional
+        Where chunks run (default: a local pool of ``workers`` processes, or this process
+        for one); a Dask executor runs them on a cluster. Results do not depend on it.
     engine : {"numpy", "mesa"}
         The vectorised core, or the Mesa agent model (same draws, same results).
     chunk_trials : int
@@ -182,12 +182,15 @@ def simulate(
             raise ConfigError("--months", "horizon_months", months,
                               "must be a positive integer number of months")
         check_months(scenario, int(months))
-    max_workers = 4 * (os.cpu_count() or 1)
     if (isinstance(workers, bool) or not isinstance(workers, int) or not
-            1 <= workers <= max_workers):
+            1 <= workers <= limits.MAX_WORKERS):
         raise ConfigError("--workers", "workers", workers,
-                          f"must be an integer in [1, {max_workers}] (4 per CPU here)")
-    _engine_fn(engine)  # validates the name (and that the engine imports)
+                          f"must be an integer in [1, {limits.MAX_WORKERS}]")
+    if engine not in ENGINES:
+        raise ConfigError("--engine", "engine", engine, f"must be one of {', '.join(ENGINES)}")
+    if executor is None:
+        executor = Executor("pool", workers)
+    workers = executor.workers
     check_memory(int(trials), len(scenario.states))
 
     seed_in = scenario.seed if seed is None else seed
@@ -222,16 +225,18 @@ def simulate(
     # Each chunk is copied into preallocated per-trial arrays as it arrives and then
     # dropped, so peak memory is one copy of the per-trial table (plus one chunk).
     S = cm.S
-    per_trial = {k: np.empty((trials, S), dtype=dt) for k, dt in _TRIAL_DTYPES.items()}
+    per_trial = {o.name: np.empty((trials, S), dtype=o.dtype) for o in OUTCOMES}
     acc: dict[str, np.ndarray] = {}
-    stream = _execute(engine, cm, root, tasks, trials, workers)
+    args = [(engine, cm, root.entropy, root.spawn_key, fb, nb, trials) for fb, nb in tasks]
+    stream = executor.map(chunk_task, args)
     try:
-        for _fb, res in stream:
+        for _i, res in stream:
+            res: ChunkResult
             a, b = res.start, res.start + res.n
             for k, arr in per_trial.items():
-                arr[a:b] = getattr(res, k)
-            for k in _ACCUMULATORS:  # integers: the order of addition does not matter
-                acc[k] = getattr(res, k) + acc[k] if k in acc else getattr(res, k).copy()
+                arr[a:b] = res.outcomes[k]
+            for k in ACCUMULATORS:  # integers: the order of addition does not matter
+                acc[k] = res.acc[k] + acc[k] if k in acc else res.acc[k].copy()
             tick(res.n)
             del res
     finally:
@@ -244,49 +249,10 @@ def simulate(
                      started, finished, wall)
 
 
-_TRIAL_DTYPES = {
-    "first_base_month": np.int32, "months_hosted": np.int32, "closed": np.bool_,
-    "vetoes": np.int32, "incidents": np.int64, "final_w": np.float64,
-    "final_p": np.float64, "final_s": np.float64, "final_h": np.bool_,
-}
-_ACCUMULATORS = ("hist_w", "hist_p", "sum_w", "sum_p", "hosting")
-
-
-def _execute(engine: str, cm: Compiled, root: np.random.SeedSequence,
-             tasks: list[tuple[int, int]], trials: int, workers: int,
-             ) -> Iterator[tuple[int, ChunkResult]]:
-    if workers == 1 or len(tasks) == 1:
-        fn = _engine_fn(engine)
-        for fb, nb in tasks:
-            yield fb, fn(cm, root, fb, nb, trials)
-        return
-    from .parallel import pool_map
-
-    args = [(engine, cm, root.entropy, root.spawn_key, fb, nb, trials) for fb, nb in tasks]
-    stream = pool_map(chunk_task, args, min(workers, len(tasks)))
-    try:
-        for i, res in stream:
-            yield tasks[i][0], res
-    finally:
-        stream.close()
-
-
 def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Compiled,
               per_trial: dict[str, np.ndarray], acc: dict[str, np.ndarray], trials: int,
               started: datetime, finished: datetime, wall: float) -> SimulationResult:
-    S = cm.S
-    first = per_trial["first_base_month"].ravel()
-    # built without copies: ravel() of a C-ordered array is a view, IntegerArray takes
-    # values and mask as they are, and the state column is one byte of codes per row
-    cols = {
-        "trial": np.repeat(np.arange(trials, dtype=np.int64), S),
-        "state": pd.Categorical.from_codes(np.tile(np.arange(S, dtype=np.int16), trials),
-                                           categories=list(cm.ids)),
-        "first_base_month": pd.arrays.IntegerArray(first, first < 0),
-    }
-    for k in TRIAL_COLUMNS[3:]:
-        cols[k] = per_trial[k].ravel()
-    table = pd.DataFrame(cols, columns=list(TRIAL_COLUMNS), copy=False)
+    table = trial_table(per_trial, trials, cm.ids)
 
     months = months_table(acc["hist_w"], acc["hist_p"], acc["sum_w"], acc["sum_p"],
                           acc["hosting"], trials, cm.ids)

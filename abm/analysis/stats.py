@@ -1,0 +1,130 @@
+"""Statistics every layer above the model uses: intervals for proportions, means and
+paired differences, and the Kaplan-Meier survival curve. Pure functions of arrays; they
+import nothing from the rest of the package.
+
+Every estimate carries a 95% interval: Wilson (1927) for probabilities, a normal (CLT)
+interval for means and paired differences, and the Kaplan-Meier pointwise interval
+(``scipy.stats.ecdf``) for survival.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["Z95", "wilson", "mean_ci", "mean_ci_from_sums", "paired_difference",
+           "unpaired_difference", "survival", "km_median"]
+
+Z95 = float(stats.norm.ppf(0.975))
+
+
+def wilson(k: int | np.ndarray, n: int | np.ndarray, level: float = 0.95
+           ) -> tuple[Any, Any]:
+    """Wilson score interval for a binomial proportion ``k / n`` (Wilson 1927).
+
+    Vectorised over ``k`` (and ``n``): a sweep asks for thousands at once, and
+    ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``, which
+    ``tests/test_core.py`` pins this against, computes an unused p-value each time.
+    Returns floats for scalar input, arrays otherwise; ``(0, 1)`` where ``n`` is 0.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+        lo = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+        hi = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    lo = np.where(k == 0, 0.0, lo)
+    hi = np.where(k == n, 1.0, hi)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its normal-approximation interval ``mean +/- z * sd / sqrt(n)``."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    m = float(x.mean()) if n else float("nan")
+    if n < 2:
+        return m, m, m
+    half = float(stats.norm.ppf(0.5 + level / 2) * x.std(ddof=1) / np.sqrt(n))
+    return m, m - half, m + half
+
+
+def survival(first_base_month: np.ndarray, horizon: int, level: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier survival of "no base yet", months ``0 .. horizon``, with an interval.
+
+    Trials with no base are right-censored at the horizon. Uses ``scipy.stats.ecdf`` on
+    ``CensoredData``; a month-0 host counts as an event at month 0.
+
+    Returns
+    -------
+    DataFrame with columns ``month``, ``survival``, ``ci_low``, ``ci_high``.
+    """
+    fb = np.asarray(first_base_month, dtype=np.float64)
+    months = np.arange(horizon + 1, dtype=np.float64)
+    events = fb[~np.isnan(fb) & (fb >= 0)]
+    censored = np.full(int(np.sum(np.isnan(fb) | (fb < 0))), float(horizon))
+    if events.size == 0:
+        one = np.ones_like(months)
+        return pd.DataFrame({"month": months.astype(int), "survival": one, "ci_low": one,
+                             "ci_high": one})
+    res = stats.ecdf(stats.CensoredData(uncensored=events, right=censored))
+    sf = res.sf.evaluate(months)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # Greenwood's interval is undefined where S(t) is 0 or 1; those points are set
+        # to the estimate itself below.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = res.sf.confidence_interval(level)
+        lo, hi = ci.low.evaluate(months), ci.high.evaluate(months)
+    lo = np.where(np.isnan(lo), sf, lo)
+    hi = np.where(np.isnan(hi), sf, hi)
+    return pd.DataFrame({"month": months.astype(int), "survival": sf, "ci_low": lo,
+                         "ci_high": hi})
+
+
+
+def km_median(first: np.ndarray, horizon: int) -> float | None:
+    """The Kaplan-Meier median month of the first base, ``None`` if the curve stays above
+    one half to the horizon."""
+    sv = survival(first, horizon)
+    below = sv.loc[sv["survival"] <= 0.5, "month"]
+    return None if below.empty else int(below.iloc[0])
+
+
+def mean_ci_from_sums(s: np.ndarray, ss: np.ndarray, n: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and normal interval from the sum and the sum of squares of ``n`` values
+    (exact integer accumulators, as sweeps keep them)."""
+    mean = s / n
+    var = np.maximum(ss / n - mean**2, 0.0) * n / max(n - 1, 1)
+    half = Z95 * np.sqrt(var / n)
+    return mean, mean - half, mean + half
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Mean of ``b - a`` over paired trials and its 95% normal interval."""
+    d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    m = float(d.mean())
+    if d.size < 2:
+        return m, m, m
+    half = Z95 * float(d.std(ddof=1)) / np.sqrt(d.size)
+    return m, m - half, m + half
+
+
+def unpaired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """``mean(b) - mean(a)`` of two independent samples of indicators (same size ``n``),
+    with the normal interval of the difference of two proportions."""
+    n = len(a)
+    pa, pb = float(np.mean(a)), float(np.mean(b))
+    half = Z95 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
+    return pb - pa, pb - pa - half, pb - pa + half

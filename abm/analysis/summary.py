@@ -1,0 +1,73 @@
+"""The summary of a run (``summary.json``): probabilities, means and medians per state,
+each with its interval (:mod:`abm.analysis.stats`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .stats import km_median, mean_ci, wilson
+
+__all__ = ["summarize"]
+
+
+def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed: int,
+              engine: str, state_ids: tuple[str, ...],
+              state_names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The ``summary.json`` dict (without ``outputs_sha256``, added by the caller)."""
+    S = len(state_ids)
+    fb = table["first_base_month"].to_numpy(dtype=np.float64, na_value=np.nan).reshape(trials, S)
+    got = ~np.isnan(fb)
+    col = {c: table[c].to_numpy().reshape(trials, S) for c in
+           ("months_hosted", "closed", "vetoes", "incidents", "final_w")}
+    any_base = got.any(axis=1)
+    lo, hi = wilson(int(any_base.sum()), trials)
+    first_any = np.where(any_base, np.nanmin(np.where(got, fb, np.inf), axis=1), np.nan)
+    out: dict[str, Any] = {
+        "name": name,
+        "trials": trials,
+        "horizon_months": horizon,
+        "seed": seed,
+        "engine": engine,
+        "any_base": {"p": float(any_base.mean()), "ci_low": lo, "ci_high": hi,
+                     "median_first_month": km_median(first_any, horizon)},
+        "states": {},
+    }
+    for i, sid in enumerate(state_ids):
+        k = int(got[:, i].sum())
+        lo, hi = wilson(k, trials)
+        n_closed = int(col["closed"][:, i].sum())
+        n_veto = int((col["vetoes"][:, i] > 0).sum())
+        mh, mh_lo, mh_hi = mean_ci(col["months_hosted"][:, i])
+        mi, mi_lo, mi_hi = mean_ci(col["incidents"][:, i])
+        fw = col["final_w"][:, i].astype(np.float64)
+        fw_m, fw_lo, fw_hi = mean_ci(fw)
+        given = fb[got[:, i], i]
+        out["states"][sid] = {
+            "name": state_names[i] if state_names else sid,
+            "p_base": k / trials,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_closed": n_closed / trials,
+            "p_closed_ci": list(wilson(n_closed, trials)),
+            "p_veto": n_veto / trials,
+            "p_veto_ci": list(wilson(n_veto, trials)),
+            "mean_vetoes": float(col["vetoes"][:, i].mean()),
+            "mean_months_hosted": mh,
+            "mean_months_hosted_ci": [mh_lo, mh_hi],
+            "mean_incidents": mi,
+            "mean_incidents_ci": [mi_lo, mi_hi],
+            "median_first_base_month": km_median(fb[:, i], horizon),
+            "median_first_base_month_given_base": (float(np.median(given)) if given.size
+                                                   else None),
+            "final_willingness": {
+                "mean": fw_m,
+                "mean_ci": [fw_lo, fw_hi],
+                "q05": float(np.quantile(fw, 0.05)),
+                "q50": float(np.quantile(fw, 0.50)),
+                "q95": float(np.quantile(fw, 0.95)),
+            },
+        }
+    return out

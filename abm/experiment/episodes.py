@@ -1,0 +1,77 @@
+"""Runs across scenarios: the historical episodes and paired counterfactual comparisons.
+
+The statistics are :mod:`abm.analysis.history`'s; this module makes the runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..analysis.history import HistoryRow, based, compare_rows, record_rows
+from ..errors import ConfigError
+from ..scenario import Scenario, load_scenario
+from .simulate import simulate
+
+__all__ = ["HISTORY_FILES", "validate_history", "compare"]
+
+#: The two episodes with a recorded outcome, relative to the repository root.
+HISTORY_FILES = ("experiments/opening_2001.toml", "experiments/baseline_2021.toml")
+
+
+def validate_history(paths: Sequence[str | Path] = HISTORY_FILES, *,
+                     trials: int | None = None, seed: int | None = None,
+                     workers: int = 1) -> tuple[list[HistoryRow], dict[str, Any]]:
+    """Run each episode and compare the probability of its ``[record]`` with the record.
+
+    Returns
+    -------
+    rows : list of HistoryRow, one per recorded state per episode
+    results : dict of scenario name -> SimulationResult
+    """
+    rows, results = [], {}
+    for path in paths:
+        sc = load_scenario(path)
+        if not sc.record:
+            raise ConfigError(str(path), "record", None,
+                              "a [record] table {STATE_ID = true|false} is needed to compare "
+                              "with history")
+        res = simulate(sc, trials=trials, seed=seed, workers=workers)
+        results[sc.name] = res
+        rows += record_rows(sc.name, sc.state_ids, sc.record,
+                            based(res.table, len(sc.states)))
+    return rows, results
+
+
+def compare(base: Scenario | str | Path, others: Sequence[Scenario | str | Path], *,
+            trials: int | None = None, seed: int | None = None,
+            workers: int = 1) -> dict[str, Any]:
+    """Change in ``p_base`` per state of each scenario against ``base``, with paired CIs.
+
+    All runs use the base's seed (or ``seed``) and trial count, so trials are paired.
+
+    Returns
+    -------
+    dict with ``base`` (name), ``trials``, ``seed``, ``p_base`` of the base per state, and
+    ``rows``: for each other scenario and state, ``delta``, ``ci_low``, ``ci_high``,
+    ``p_base``.
+    """
+    base_sc = base if isinstance(base, Scenario) else load_scenario(base)
+    b = simulate(base_sc, trials=trials, seed=seed, workers=workers)
+    gb = based(b.table, len(base_sc.states))
+    out: dict[str, Any] = {
+        "base": base_sc.name, "trials": b.trials, "seed": b.seed,
+        "p_base": {sid: float(gb[:, i].mean()) for i, sid in enumerate(base_sc.state_ids)},
+        "any_base": float(gb.any(axis=1).mean()),
+        "rows": [],
+    }
+    for other in others:
+        sc = other if isinstance(other, Scenario) else load_scenario(other)
+        if sc.state_ids != base_sc.state_ids:
+            raise ConfigError(sc.source, "states", list(sc.state_ids),
+                              f"must list the same states in the same order as the base "
+                              f"{list(base_sc.state_ids)} for paired trials")
+        r = simulate(sc, trials=b.trials, seed=b.seed, workers=workers)
+        out["rows"] += compare_rows(sc.name, sc.state_ids, gb, based(r.table, len(sc.states)))
+    return out

@@ -1,0 +1,173 @@
+"""Assembling a sweep's chunks: the points table, the summary with paired intervals, the
+canonical hash, and the atomic sweep directory."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...analysis.sensitivity import sensitivity
+from ...analysis.stats import mean_ci_from_sums, paired_difference, unpaired_difference, wilson
+from ...errors import ResultsError
+from ...model.accumulators import FIXED_POINT
+from ...model.rng import BLOCK_SIZE, design_seed
+from ..store import (
+    atomic_dir,
+    file_problems,
+    git_commit,
+    package_versions,
+    read_json,
+    sha256_file,
+    write_json,
+)
+from .spec import BOOL_KEYS, Experiment, problem
+
+__all__ = ["AGG_INT", "SWEEP_FILES", "assemble", "read_finished", "write_sweep",
+           "sweep_sensitivity"]
+
+#: Integer aggregates per point and state, summed over chunks.
+AGG_INT = ("n_base", "n_veto", "n_closed", "sum_hosted", "sumsq_hosted", "sum_incidents",
+           "sumsq_incidents", "sum_final_w")
+
+
+SWEEP_FILES = ("points.parquet", "summary.json", "sensitivity.json")
+
+
+def read_finished(final: Path) -> dict[str, Any]:
+    """The summary of a finished sweep, after checking every file against its manifest."""
+    manifest = read_json(final / "manifest.json")
+    files = manifest.get("files")
+    problems = (["manifest lists no files"] if not isinstance(files, dict) else
+                file_problems(final, files, SWEEP_FILES))
+    if problems:
+        raise ResultsError(f"{final}: {problems[0]}; use --force to recompute")
+    return read_json(final / "summary.json")
+
+
+def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
+              results: dict[int, dict[str, np.ndarray]]) -> tuple[dict[str, Any], Any]:
+    n_total, S, tpp = exp.n_points + 1, len(exp.base.states), exp.spec.trials_per_point
+    agg = {k: np.zeros((n_total, S), dtype=np.int64) for k in AGG_INT}
+    n_any = np.zeros(n_total, dtype=np.int64)
+    nbytes = math.ceil((S + 1) / 8)
+    bits = np.zeros((n_total, tpp, nbytes), dtype=np.uint8)
+    for i, (p0, p1, b0, _nb) in enumerate(tasks):
+        r = results[i]
+        for k in AGG_INT:
+            agg[k][p0:p1] += r[k]
+        n_any[p0:p1] += r["n_any"]
+        m = int(r["m"])
+        bits[p0:p1, b0 * BLOCK_SIZE:b0 * BLOCK_SIZE + m] = r["bits"]
+    def got(q: int) -> np.ndarray:
+        """Point q's per-trial base indicators, (tpp, S+1); unpacked one point at a time."""
+        return np.unpackbits(bits[q], axis=-1, count=S + 1).astype(bool)
+
+    ids = exp.base.state_ids
+    ref_got = got(exp.n_points)
+    n = tpp
+
+    cols: dict[str, Any] = {"point": np.arange(exp.n_points)}
+    for j, key in enumerate(exp.keys):
+        cols[key] = (exp.X[:, j].astype(bool) if key in BOOL_KEYS else exp.X[:, j])
+    ref = exp.n_points
+
+    diffs = {col: ([], [], []) for col in range(S + 1)}
+    for q in range(exp.n_points):
+        gq = got(q)
+        for col in range(S + 1):
+            d, lo, hi = diffs[col]
+            if exp.spec.crn:
+                a, b_, c = paired_difference(ref_got[:, col], gq[:, col])
+            else:  # independent streams: unpaired normal interval
+                a, b_, c = unpaired_difference(ref_got[:, col], gq[:, col])
+            d.append(a)
+            lo.append(b_)
+            hi.append(c)
+
+    def diff(col: int) -> tuple[list[float], list[float], list[float]]:
+        return diffs[col]
+
+    cols["any_base.p"] = n_any[:ref] / n
+    cols["any_base.ci_low"], cols["any_base.ci_high"] = wilson(n_any[:ref], n)
+    cols["any_base.p_diff"], cols["any_base.p_diff_ci_low"], cols["any_base.p_diff_ci_high"] = \
+        diff(S)
+    for i, sid_ in enumerate(ids):
+        cols[f"{sid_}.p_base"] = agg["n_base"][:ref, i] / n
+        cols[f"{sid_}.ci_low"], cols[f"{sid_}.ci_high"] = wilson(agg["n_base"][:ref, i], n)
+        cols[f"{sid_}.p_veto"] = agg["n_veto"][:ref, i] / n
+        cols[f"{sid_}.mean_months_hosted"] = agg["sum_hosted"][:ref, i] / n
+        cols[f"{sid_}.p_closed"] = agg["n_closed"][:ref, i] / n
+        cols[f"{sid_}.mean_incidents"] = agg["sum_incidents"][:ref, i] / n
+        cols[f"{sid_}.mean_final_w"] = agg["sum_final_w"][:ref, i] / FIXED_POINT / n
+        d, lo, hi = diff(i)
+        cols[f"{sid_}.p_base_diff"] = d
+        cols[f"{sid_}.p_base_diff_ci_low"] = lo
+        cols[f"{sid_}.p_base_diff_ci_high"] = hi
+    points = pd.DataFrame(cols)
+
+    h = hashlib.sha256(b"abm-sweep-v1\0")
+    h.update(np.ascontiguousarray(exp.X, dtype="<f8").tobytes())
+    for k in AGG_INT:
+        h.update(k.encode() + np.ascontiguousarray(agg[k], dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(n_any, dtype="<i8").tobytes())
+    h.update(bits.tobytes())  # packed with zero padding, as np.packbits writes it
+
+    ref_ci = wilson(int(n_any[ref]), n)
+    reference = {"any_base": {"p": float(n_any[ref] / n), "ci_low": ref_ci[0],
+                              "ci_high": ref_ci[1]}, "states": {}}
+    for i, sid_ in enumerate(ids):
+        lo, hi = wilson(int(agg["n_base"][ref, i]), n)
+        mh, _, _ = mean_ci_from_sums(agg["sum_hosted"][ref, i], agg["sumsq_hosted"][ref, i], n)
+        reference["states"][sid_] = {"p_base": float(agg["n_base"][ref, i] / n),
+                                     "ci_low": lo, "ci_high": hi,
+                                     "p_veto": float(agg["n_veto"][ref, i] / n),
+                                     "mean_months_hosted": float(mh)}
+    summary = {
+        "name": exp.base.name, "sweep_id": sid, "design": exp.spec.design,
+        "points": exp.n_points, "trials_per_point": tpp, "seed": exp.seed,
+        "crn": exp.spec.crn, "parameters": [p.to_dict() for p in exp.spec.parameters],
+        "horizon_months": exp.base.horizon_months, "states": list(ids),
+        "reference": reference,
+        "outputs_sha256": h.hexdigest(),
+    }
+    return summary, points
+
+
+
+
+def sweep_sensitivity(exp: Experiment, points: pd.DataFrame) -> dict[str, Any]:
+    """Sensitivity indices of P(any base) and each state's P(base) over the sweep."""
+    outputs = ["any_base.p", *[f"{s}.p_base" for s in exp.base.state_ids]]
+    return sensitivity(exp.spec.design, problem(exp.spec), exp.X,
+                       [p.log for p in exp.spec.parameters], points, outputs,
+                       design_seed(exp.seed), exp.spec.levels)
+
+
+def write_sweep(exp: Experiment, final: Path, summary: dict[str, Any], points: pd.DataFrame,
+                executor: Any, started: datetime, wall: float,
+                extra: Callable[..., None] | None = None) -> None:
+    """Write the sweep directory atomically (replacing a finished one at ``final``)."""
+    with atomic_dir(final, replace=True) as tmp:
+        sens = sweep_sensitivity(exp, points)
+        points.to_parquet(tmp / "points.parquet", index=False, engine="pyarrow")
+        write_json(tmp / "summary.json", summary)
+        write_json(tmp / "sensitivity.json", sens)
+        files = {f: sha256_file(tmp / f) for f in SWEEP_FILES}
+        write_json(tmp / "manifest.json", {
+            "kind": "sweep", "sweep_id": summary["sweep_id"], "config": exp.path,
+            "overrides": list(exp.overrides), "scenario": exp.base.to_dict(),
+            "scenario_sha256": exp.base.sha256(), "sweep": exp.spec.to_dict(),
+            "seed": exp.seed, "block_size": BLOCK_SIZE, "executor": executor.describe(),
+            "versions": package_versions(), "git": git_commit(), "started": started.isoformat(
+                timespec="seconds"), "finished": datetime.now(UTC).isoformat(
+                timespec="seconds"), "wall_seconds": round(wall, 3),
+            "outputs_sha256": summary["outputs_sha256"], "files": files})
+        if extra is not None:
+            extra(tmp, points, summary, sens)

@@ -1,0 +1,251 @@
+"""Running a sweep: all points' trials through the engine as one ``(points, trials, states)``
+array per chunk, checkpointed, on any executor.
+
+Parameters become per-point arrays that broadcast. With common random numbers every point
+uses the same block streams (so the block's draws are made once and shared) and differences
+between points are not sampling noise; the scenario without the sweep runs alongside as the
+*reference*, and every point's change against it comes with a paired interval. Chunks are
+checkpointed; ``--resume`` completes a killed sweep with the same ``outputs_sha256``.
+Results hold only integer counts, so they do not depend on chunks, workers or executor
+(in-process, process pool, Dask).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConfigError, ResultsError, Terminated
+from ...model.accumulators import FIXED_POINT
+from ...model.compile import Batch, compile_scenario, stack, take
+from ...model.numpy_engine import crn_drawer, kernel
+from ...model.rng import (
+    BLOCK_SIZE,
+    MonthDraws,
+    block_generators,
+    draw_month,
+    point_root,
+    resolve_seed,
+)
+from ..executors import Executor
+from .assemble import AGG_INT, assemble, read_finished, write_sweep
+from .spec import Experiment
+
+__all__ = ["CHUNK_ROWS", "sweep_chunk", "plan_chunks", "SweepInterrupted", "run_sweep"]
+
+#: Target rows (points x trials) per chunk of work.
+CHUNK_ROWS = 16 * BLOCK_SIZE
+
+
+def sweep_chunk(bt: Batch, entropy: Any, spawn_key: tuple[int, ...], p0: int, b0: int,
+                nb: int, tpp: int, crn: bool) -> dict[str, np.ndarray]:
+    """Simulate points ``p0 .. p0 + bt.P - 1`` over blocks ``b0 .. b0 + nb - 1``.
+
+    Returns integer aggregates per point and state (shape ``(P, S)``), ``n_any`` per point,
+    and ``bits``: per point and trial, the packed indicators of a base per state and
+    anywhere (for paired intervals).
+    """
+    root = np.random.SeedSequence(entropy, spawn_key=spawn_key)
+    n = nb * BLOCK_SIZE
+    m = max(0, min(n, tpp - b0 * BLOCK_SIZE))
+    S, P = bt.S, bt.P
+    if crn:
+        draws = MonthDraws.empty(n, S, bt.noise_on)
+        draw = crn_drawer(root, b0, nb)
+    else:
+        flat = MonthDraws.empty(P * n, S, bt.noise_on)
+        gens = []
+        for q in range(P):
+            rq = point_root(root, p0 + q)
+            gens += [block_generators(rq, b) for b in range(b0, b0 + nb)]
+
+        def view(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a.reshape(P, n, *a.shape[1:])
+
+        draws = MonthDraws(view(flat.u_threat), view(flat.u_drill), view(flat.z_p),
+                           view(flat.z_w), view(flat.u_decide), view(flat.u_consent))
+
+        def draw(_: MonthDraws) -> None:
+            draw_month(gens, flat)
+
+    out = kernel(bt, draw, draws, n, m, collect_months=False)
+    got = out["first_base_month"] >= 0
+    hosted = out["months_hosted"].astype(np.int64)
+    inc = out["incidents"].astype(np.int64)
+    anyb = got.any(axis=-1)
+    return {
+        "p0": np.int64(p0), "b0": np.int64(b0), "m": np.int64(m),
+        "n_base": got.sum(axis=1, dtype=np.int64),
+        "n_veto": (out["vetoes"] > 0).sum(axis=1, dtype=np.int64),
+        "n_closed": out["closed"].sum(axis=1, dtype=np.int64),
+        "sum_hosted": hosted.sum(axis=1), "sumsq_hosted": (hosted * hosted).sum(axis=1),
+        "sum_incidents": inc.sum(axis=1), "sumsq_incidents": (inc * inc).sum(axis=1),
+        "sum_final_w": np.rint(out["final_w"] * FIXED_POINT).astype(np.int64).sum(axis=1),
+        "n_any": anyb.sum(axis=1, dtype=np.int64),
+        "bits": np.packbits(np.concatenate([got, anyb[..., None]], axis=-1), axis=-1),
+    }
+
+
+def plan_chunks(n_points: int, tpp: int) -> list[tuple[int, int, int, int]]:
+    """``(p0, p1, b0, nb)`` tasks covering every point and block, about CHUNK_ROWS rows each."""
+    n_blocks = math.ceil(tpp / BLOCK_SIZE)
+    rows_per_point = n_blocks * BLOCK_SIZE
+    if rows_per_point >= CHUNK_ROWS:
+        per = max(1, CHUNK_ROWS // BLOCK_SIZE)
+        return [(p, p + 1, b, min(per, n_blocks - b))
+                for p in range(n_points) for b in range(0, n_blocks, per)]
+    pp = max(1, CHUNK_ROWS // rows_per_point)
+    return [(p, min(p + pp, n_points), 0, n_blocks) for p in range(0, n_points, pp)]
+
+
+class SweepInterrupted(Exception):
+    """A sweep stopped by Ctrl-C or SIGTERM (``terminated``); its checkpoints are kept."""
+
+    def __init__(self, message: str, terminated: bool = False):
+        super().__init__(message)
+        self.terminated = terminated
+
+
+
+
+def _lock(path: Path):
+    fh = open(path, "a+")  # noqa: SIM115 - held for the whole sweep
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise ResultsError(f"{path.parent}: another process is running this sweep "
+                           "(lock held); wait for it or use another --out") from None
+    return fh
+
+
+def _save_chunk(path: Path, res: dict[str, np.ndarray]) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **res)
+    os.replace(tmp, path)
+
+
+def _load_chunk(path: Path, expect: tuple[int, int, int, int], S: int
+                ) -> dict[str, np.ndarray] | None:
+    """A checkpoint, or None if it is unreadable or does not match its task."""
+    p0, p1, b0, _ = expect
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            res = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError):
+        return None
+    try:
+        ok = (int(res["p0"]) == p0 and int(res["b0"]) == b0
+              and all(res[k].shape == (p1 - p0, S) for k in AGG_INT)
+              and res["n_any"].shape == (p1 - p0,))
+    except KeyError:
+        return None
+    return res if ok else None
+
+
+def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executor | None = None,
+              resume: bool = False, force: bool = False,
+              progress: Callable[[int, int], None] | None = None,
+              extra: Callable[..., None] | None = None) -> tuple[Path, dict[str, Any], bool]:
+    """Run (or finish, or find) a sweep; returns ``(directory, summary, reused)``.
+
+    ``extra(tmp_dir, points, summary, sensitivity)`` writes more files (the figures) into
+    the sweep directory before it appears.
+    """
+    executor = executor or Executor()
+    sid = exp.sweep_id()
+    final = Path(out_dir) if out_dir else Path("results") / exp.base.name / f"sweep-{sid}"
+    if final.exists():
+        is_sweep = (final / "manifest.json").is_file() and (final / "points.parquet").exists()
+        if not is_sweep and any(final.iterdir()):
+            raise ConfigError("--out", "out", str(final), "exists and is not a sweep "
+                              "directory; choose another path (--force will not replace it)")
+    if final.exists() and not force and any(final.iterdir()):
+        summary = read_finished(final)
+        if summary.get("sweep_id") != sid:
+            raise ConfigError("--out", "out", str(final),
+                              "holds a different sweep; use --force or another --out")
+        return final, summary, True
+    work = final.with_name(final.name + ".partial")
+    work.mkdir(parents=True, exist_ok=True)
+    lock = _lock(work / "lock")
+    try:
+        chunks_dir = work / "chunks"
+        n_total = exp.n_points + 1  # design points, then the reference (the base scenario)
+        tpp = exp.spec.trials_per_point
+        tasks = plan_chunks(n_total, tpp)
+        plan = {"sweep_id": sid, "points": exp.n_points, "trials_per_point": tpp,
+                "tasks": [list(t) for t in tasks]}
+        plan_path = work / "plan.json"
+        if chunks_dir.exists() and any(chunks_dir.iterdir()) and not resume and not force:
+            raise ConfigError("--resume", "resume", False,
+                              f"a partial sweep is checkpointed in {work}; add --resume to "
+                              "finish it or --force to start again")
+        if force and chunks_dir.exists():
+            shutil.rmtree(chunks_dir)
+        if plan_path.exists() and resume:
+            old = json.loads(plan_path.read_text())
+            if old != plan:
+                raise ConfigError("--resume", "resume", True,
+                                  f"the checkpoints in {work} belong to a different plan; "
+                                  "use --force to start again")
+        chunks_dir.mkdir(exist_ok=True)
+        plan_path.write_text(json.dumps(plan))
+
+        S = len(exp.base.states)
+        results: dict[int, dict[str, np.ndarray]] = {}
+        todo = []
+        for i, t in enumerate(tasks):
+            cp = chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz"
+            res = _load_chunk(cp, t, S) if cp.exists() else None
+            if res is not None:
+                results[i] = res
+            else:
+                todo.append(i)
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        if todo:
+            cms = [compile_scenario(sc) for sc in (exp.scenarios or [
+                exp.point_scenario(i) for i in range(exp.n_points)])]
+            cms.append(compile_scenario(exp.base))
+            bt = stack(cms)
+            root = resolve_seed(exp.seed)
+            args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy, root.spawn_key,
+                     tasks[i][0], tasks[i][2], tasks[i][3], tpp, exp.spec.crn) for i in todo]
+            done = len(results)
+            stream = executor.map(sweep_chunk, args)
+            try:
+                for j, res in stream:
+                    i = todo[j]
+                    t = tasks[i]
+                    _save_chunk(chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz", res)
+                    results[i] = res
+                    done += 1
+                    if progress:
+                        progress(done, len(tasks))
+            except KeyboardInterrupt as exc:
+                # close the pool now (drop queued chunks) rather than when the generator is
+                # collected, which at interpreter exit would run every queued chunk first
+                stream.close()
+                raise SweepInterrupted(
+                    f"interrupted: {len(results)} of {len(tasks)} chunks are checkpointed in "
+                    f"{chunks_dir}; run the same command with --resume to finish",
+                    terminated=isinstance(exc, Terminated)) from None
+        wall = time.perf_counter() - t0
+        summary, points = assemble(exp, sid, tasks, results)
+        write_sweep(exp, final, summary, points, executor, started, wall, extra)
+    finally:
+        lock.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return final, summary, False

@@ -1,0 +1,33 @@
+"""Limits on run sizes, in one place: the scenario validator, the command line, sweeps and
+the docs read them from here, so a value accepted in one place is accepted everywhere.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_TRIALS", "MAX_HORIZON", "MAX_SEED", "MAX_WORKERS", "MAX_MONTHLY_INCIDENT_RATE",
+           "DEFAULT_TRIALS", "DEFAULT_HORIZON", "describe"]
+
+#: Trials in one run or per sweep point: [1, MAX_TRIALS].
+MAX_TRIALS = 10**9
+#: Months simulated: [1, MAX_HORIZON] (a century).
+MAX_HORIZON = 1200
+#: Seeds are SeedSequence entropy of 128 bits: [0, MAX_SEED].
+MAX_SEED = 2**128 - 1
+#: Worker processes or threads on one machine.
+MAX_WORKERS = 1024
+#: Largest Poisson mean (incidents per state-month) the core accepts; far above any
+#: plausible scenario, it keeps ``exp(-lambda)`` away from underflow.
+MAX_MONTHLY_INCIDENT_RATE = 500.0
+
+DEFAULT_TRIALS = 10_000
+DEFAULT_HORIZON = 36
+
+
+def describe() -> dict[str, str]:
+    """The limits as the docs show them."""
+    return {
+        "trials": f"[1, {MAX_TRIALS:.0e}]".replace("e+0", "e"),
+        "horizon_months": f"[1, {MAX_HORIZON}]",
+        "seed": "[0, 2**128 - 1]",
+        "workers": f"[1, {MAX_WORKERS}]",
+    }

@@ -40,14 +40,36 @@ def _baseline() -> Path:
     raise FileNotFoundError("experiments/baseline_2021.toml (run from the repository root)")
 
 
-def _core_seconds(cm: Any, root: Any, trials: int, chunk_trials: int) -> float:
-    """The engine alone, chunked as ``simulate`` chunks it, one process."""
+def _core_seconds(cm: Any, root: Any, trials: int, chunk_trials: int,
+                  kernel: str | None = None) -> float:
+    """The engine alone, chunked as ``simulate`` chunks it, one thread."""
     n_blocks = math.ceil(trials / BLOCK_SIZE)
     per = max(1, chunk_trials // BLOCK_SIZE)
     t0 = time.perf_counter()
     for b in range(0, n_blocks, per):
-        run_blocks(cm, root, b, min(per, n_blocks - b), trials)
+        run_blocks(cm, root, b, min(per, n_blocks - b), trials, kernel)
     return time.perf_counter() - t0
+
+
+def _compile_seconds() -> float:
+    """Seconds of the first compiled-kernel call in a fresh process with an empty numba
+    cache, less a second call's (what a first run pays once; later processes load the
+    cache)."""
+    code = ("import time, numpy as np; from abm.bench import _baseline; "
+            "from abm.scenario import load_scenario; "
+            "from abm.model.compile import compile_scenario; "
+            "from abm.model.numpy_engine import run_blocks; "
+            "cm = compile_scenario(load_scenario(_baseline())); r = np.random.SeedSequence(1); "
+            "t1 = time.perf_counter(); run_blocks(cm, r, 0, 1, 1000, 'compiled'); "
+            "t2 = time.perf_counter(); run_blocks(cm, r, 0, 1, 1000, 'compiled'); "
+            "t3 = time.perf_counter(); print((t2 - t1) - (t3 - t2))")
+    with tempfile.TemporaryDirectory() as td:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "NUMBA_CACHE_DIR": td},
+                           cwd=ROOT if ROOT.is_dir() else None)
+    if r.returncode != 0:
+        raise RuntimeError(f"the compile-time benchmark failed: {r.stderr.strip()}")
+    return float(r.stdout.strip().splitlines()[-1])
 
 
 def _rng_seconds(cm: Any, root: Any, trials: int, chunk_trials: int) -> float:
@@ -103,15 +125,25 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
         "scenario": sc.name, "states": cm.S, "months": cm.T, "quick": quick,
         "chunk_trials": DEFAULT_CHUNK_TRIALS,
     }
-    run_blocks(cm, root, 0, 1, 1000)  # warm up imports and caches
+    from .model.kernels import DEFAULT_KERNEL, kernel_version
 
-    # 1. core throughput by trial count, and the random-number floor, interleaved
+    res["kernel"] = DEFAULT_KERNEL
+    res["kernel_version"] = kernel_version()
+    log("compile time: first call of the compiled kernel, fresh process, empty cache")
+    res["compile_s"] = _compile_seconds()
+    run_blocks(cm, root, 0, 1, 1000)  # warm up imports and caches
+    run_blocks(cm, root, 0, 1, 1000, "numpy")
+
+    # 1. core throughput by trial count (the default, compiled kernel), the numpy reference
+    #    kernel at 100,000, and the random-number floor, interleaved
     big = [n for n in sizes if n >= 100_000]
     cases: dict[str, Any] = {}
     for n in sizes:
         cases[f"core_{n}"] = (lambda n=n: _core_seconds(cm, root, n, DEFAULT_CHUNK_TRIALS))
     for n in big:
         cases[f"rng_{n}"] = (lambda n=n: _rng_seconds(cm, root, n, DEFAULT_CHUNK_TRIALS))
+    cases["reference_100000"] = (lambda: _core_seconds(cm, root, 100_000, DEFAULT_CHUNK_TRIALS,
+                                                       "numpy"))
     log(f"core and random-number floor: {sizes} trials, median of {repeats} interleaved runs")
     med = _median_runs(cases, repeats)
     core = {n: n * steps_per_trial / med[f"core_{n}"] for n in sizes}
@@ -123,8 +155,13 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
     res["core_agent_steps_per_s_trials"] = ref_n
     res["core_over_rng_floor"] = core[ref_n] / floor[ref_n]
     res["core_over_rng_floor_by_trials"] = {str(n): core[n] / floor[n] for n in big}
+    for n in big:
+        res[f"core_over_rng_floor_1e{round(math.log10(n))}"] = core[n] / floor[n]
     if 1_000_000 in core:
         res["core_1e6_over_1e5"] = core[1_000_000] / core[100_000]
+    res["reference_agent_steps_per_s"] = 100_000 * steps_per_trial / med["reference_100000"]
+    res["core_over_reference"] = core[100_000] / res["reference_agent_steps_per_s"]
+    res["small_over_large"] = core[1_000] / core[100_000]
 
     # 2. Mesa engine
     from .model.mesa_engine import run_blocks_mesa
@@ -142,12 +179,13 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
     res["mesa_trials"] = mesa_trials
     res["core_over_mesa"] = core_rate / mesa_rate
 
-    # 3. workers: the whole simulate() call, 1 and 2 processes
+    # 3. workers: the whole simulate() call with 1 and 2 workers, as a user runs it (threads
+    #    with the compiled kernel)
     wtrials = 100_000 if quick else 400_000
     wcases = {f"w{w}": (lambda w=w: _timeit(lambda: simulate(sc, trials=wtrials, seed=1,
                                                              workers=w)))
               for w in (1, 2)}
-    log(f"workers: simulate() of {wtrials:,} trials with 1 and 2 processes")
+    log(f"workers: simulate() of {wtrials:,} trials with 1 and 2 workers (threads)")
     wm = _median_runs(wcases, 1 if quick else 3)
     res["workers_trials"] = wtrials
     res["workers1_agent_steps_per_s"] = wtrials * steps_per_trial / wm["w1"]
@@ -161,18 +199,23 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
     grid = _baseline().parent / "pressure_x_spillover.toml"
     exp = load_experiment(grid, ["sweep.trials_per_point=1000"])
     with tempfile.TemporaryDirectory() as td:
-        scases = {
-            f"s{w}": (lambda w=w: _timeit(lambda: run_sweep(
-                exp, out_dir=Path(td) / f"s{w}-{time.perf_counter_ns()}",
-                executor=Executor("pool" if w > 1 else "inprocess", w))))
-            for w in (1, 2)}
-        log(f"sweep: {exp.n_points} points x 1,000 trials, 1 and 2 workers")
+        def sweep(w: int, kernel: str | None = None) -> float:
+            return _timeit(lambda: run_sweep(
+                exp, out_dir=Path(td) / f"s{w}{kernel}-{time.perf_counter_ns()}",
+                executor=Executor("threads" if w > 1 else "inprocess", w), kernel=kernel))
+
+        scases = {"s1": lambda: sweep(1), "s2": lambda: sweep(2),
+                  "ref": lambda: sweep(1, "numpy")}
+        log(f"sweep: {exp.n_points} points x 1,000 trials, 1 and 2 workers; and the numpy "
+            "reference kernel with 1")
         sm = _median_runs(scases, 1 if quick else 3)
     res["sweep_points"] = exp.n_points
     res["sweep_points_per_s_workers1"] = exp.n_points / sm["s1"]
     res["sweep_points_per_s_workers2"] = exp.n_points / sm["s2"]
     res["sweep_points_per_s"] = max(res["sweep_points_per_s_workers1"],
                                     res["sweep_points_per_s_workers2"])
+    res["sweep_points_per_s_reference"] = exp.n_points / sm["ref"]
+    res["sweep_over_reference"] = sm["ref"] / sm["s1"]
 
     # 5. peak memory of a large run, results written (a fresh process)
     rss_trials = 200_000 if quick else 1_000_000
@@ -186,8 +229,14 @@ def run_bench(quick: bool = False, out: Path | None = None, log=print) -> dict[s
     res["targets"] = {
         "core_over_mesa >= 150": res["core_over_mesa"] >= 150,
         "core_over_rng_floor >= 0.6": res["core_over_rng_floor"] >= 0.6,
-        "workers2_over_workers1 >= 1.7": res["workers2_over_workers1"] >= 1.7,
+        "core_over_reference >= 2": res["core_over_reference"] >= 2,
+        "small_over_large >= 0.5": res["small_over_large"] >= 0.5,
+        "workers2_over_workers1 >= 1.8": res["workers2_over_workers1"] >= 1.8,
+        "sweep_over_reference >= 2": res["sweep_over_reference"] >= 2,
     }
+    for n in big:
+        key = f"core_over_rng_floor_1e{round(math.log10(n))}"
+        res["targets"][f"{key} >= 0.6"] = res[key] >= 0.6
     if "core_1e6_over_1e5" in res:
         res["targets"]["core_1e6 within 10% of core_1e5"] = res["core_1e6_over_1e5"] >= 0.9
     if res.get("peak_rss_mb_1e6") is not None:
@@ -206,7 +255,7 @@ def _timeit(fn) -> float:
 
 def format_bench(res: dict[str, Any]) -> str:
     """The results as the table of ``docs/performance.md``."""
-    rows = [("measure", "value")]
+    rows = [("measure", "value"), ("kernel", f"{res['kernel']} ({res['kernel_version']})")]
     for n, v in res["core_by_trials"].items():
         rows.append((f"core, {int(n):,} trials (agent-steps/s)", f"{v:,.0f}"))
     for n, v in res["rng_floor_by_trials"].items():
@@ -218,6 +267,11 @@ def format_bench(res: dict[str, Any]) -> str:
     if "core_1e6_over_1e5" in res:
         rows.append(("core at 1e6 / core at 1e5", f"{res['core_1e6_over_1e5']:.2f}"))
     rows += [
+        ("numpy reference kernel, 100,000 trials (agent-steps/s)",
+         f"{res['reference_agent_steps_per_s']:,.0f}"),
+        ("compiled / reference kernel, 100,000 trials", f"{res['core_over_reference']:.2f}"),
+        ("core at 1,000 trials / at 100,000", f"{res['small_over_large']:.2f}"),
+        ("first-call compile time, empty cache (s)", f"{res['compile_s']:.1f}"),
         (f"Mesa engine, {res['mesa_trials']} trials (agent-steps/s)",
          f"{res['mesa_agent_steps_per_s']:,.0f}"),
         ("core / Mesa", f"{res['core_over_mesa']:,.0f}x"),
@@ -228,6 +282,9 @@ def format_bench(res: dict[str, Any]) -> str:
         (f"sweep, {res['sweep_points']} points x 1,000 trials, 1 worker (points/s)",
          f"{res['sweep_points_per_s_workers1']:.2f}"),
         ("... 2 workers (points/s)", f"{res['sweep_points_per_s_workers2']:.2f}"),
+        ("... numpy reference kernel, 1 worker (points/s)",
+         f"{res['sweep_points_per_s_reference']:.2f}"),
+        ("sweep, compiled / reference kernel", f"{res['sweep_over_reference']:.2f}"),
     ]
     for k in ("peak_rss_mb_1e6", "peak_rss_mb_2e5"):
         if res.get(k) is not None:

@@ -73,8 +73,9 @@ def _seed(text: str) -> int:
     return v
 
 
-def _executor(args: argparse.Namespace, workers: int):
-    """The executor chosen by ``--scheduler``, ``--dask-local`` or ``--workers``."""
+def _executor(args: argparse.Namespace, workers: int, threads: bool = False):
+    """The executor chosen by ``--scheduler``, ``--dask-local`` or ``--workers``:
+    ``workers`` threads when the work releases the GIL (``threads``), else processes."""
     from .experiment.executors import Executor
 
     if getattr(args, "scheduler", None):
@@ -85,7 +86,23 @@ def _executor(args: argparse.Namespace, workers: int):
     if getattr(args, "dask_local", None) is not None:
         return Executor("dask", _positive_int("--dask-local", limits.MAX_WORKERS)(
             args.dask_local))
-    return Executor("pool" if workers > 1 else "inprocess", workers)
+    if workers == 1:
+        return Executor("inprocess", 1)
+    return Executor("threads" if threads else "pool", workers)
+
+
+def _kernel(args: argparse.Namespace) -> str:
+    from .model.kernels import DEFAULT_KERNEL
+
+    return args.kernel or DEFAULT_KERNEL
+
+
+def _add_kernel_option(p: argparse.ArgumentParser) -> None:
+    from .model.kernels import DEFAULT_KERNEL, kernel_names
+
+    p.add_argument("--kernel", choices=kernel_names(), default=None,
+                   help=f"month kernel: compiled (numba, threads) or numpy (the reference); "
+                        f"same numbers (default {DEFAULT_KERNEL})")
 
 
 def _add_executor_options(p: argparse.ArgumentParser, workers_help: str,
@@ -110,8 +127,10 @@ def _parser() -> _Parser:
     r.add_argument("--months", type=str, help="horizon in months (default: the file's)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key by dotted path; VALUE is read as TOML (repeatable)")
-    _add_executor_options(r, "processes (default 1)", "1")
+    _add_executor_options(r, "workers on this machine: threads with the compiled kernel, "
+                          "processes otherwise (default 1)", "1")
     r.add_argument("--engine", choices=_engines(), default="numpy")
+    _add_kernel_option(r)
     r.add_argument("--out", help="results directory (default results/<name>/<run-id>)")
     r.add_argument("--force", action="store_true", help="recompute even if the run exists")
     r.add_argument("--json", action="store_true", help="print summary.json to stdout only")
@@ -120,8 +139,10 @@ def _parser() -> _Parser:
 
     sw = sub.add_parser("sweep", help="run a parameter sweep / sensitivity design ([sweep] table)")
     sw.add_argument("config", help="experiment TOML file with a [sweep] table")
-    _add_executor_options(sw, "local processes (default: all cores; 1 runs in this process)",
+    _add_executor_options(sw, "workers on this machine: threads with the compiled kernel, "
+                          "processes otherwise (default: all cores; 1 runs in this process)",
                           None)
+    _add_kernel_option(sw)
     sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a key (sweep.points, sweep.trials_per_point, ... included)")
     sw.add_argument("--resume", action="store_true", help="finish a killed sweep from its "
@@ -229,12 +250,13 @@ def format_summary(summary: dict[str, Any], where: str | None = None) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .scenario import load_scenario
-
     # Options and the scenario are checked before the heavy imports below, so bad input
     # is refused at once and before any work.
+    from .model.kernels import releases_gil
+    from .scenario import load_scenario
+
     trials, seed, workers = _run_options(args)
-    executor = _executor(args, workers)
+    executor = _executor(args, workers, releases_gil(args.engine, _kernel(args)))
     months = (_positive_int("--months", limits.MAX_HORIZON)(args.months)
               if args.months is not None else None)
     sc = load_scenario(args.config, args.overrides)
@@ -285,7 +307,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     show_bar = (not args.quiet and not args.json and sys.stderr.isatty())
     res = simulate(resolved, trials=trials, seed=seed, months=months, executor=executor,
-                   engine=args.engine, progress=show_bar)
+                   engine=args.engine, kernel=_kernel(args), progress=show_bar)
     write_run(res, run_dir, rid=rid, config=str(args.config), overrides=args.overrides,
               extra=None if args.no_figures else _run_figures(res), replace=args.force)
     _note(args, f"wrote {run_dir} in {res.wall_seconds:.1f} s of simulation")
@@ -361,6 +383,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .experiment.simulate import simulate
     from .experiment.store import file_problems, read_run
+    from .model.kernels import kernel_names
     from .model.outcomes import TRIAL_COLUMNS, outputs_sha256
     from .scenario import scenario_from_dict
 
@@ -368,10 +391,17 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     m = run.manifest
     try:
         sc = scenario_from_dict(m["scenario"], source=str(run.path / "manifest.json"))
-        workers = (_positive_int("--workers")(args.workers) if args.workers
+        workers = (_positive_int("--workers", limits.MAX_WORKERS)(args.workers) if args.workers
                    else int(m.get("workers", 1)))
+        # manifests before the compiled kernel recorded none: they ran the numpy kernel
+        kernel = str(m.get("kernel") or "numpy")
+        recorded_version = str(m.get("kernel_version") or "numpy-1")
+        if kernel not in kernel_names():
+            raise ResultsError(f"{run.path / 'manifest.json'}: kernel = {kernel!r}: this "
+                               f"installation has {', '.join(kernel_names())}")
         res = simulate(sc, trials=int(m["trials"]), seed=int(m["seed"]),
-                       months=int(m["horizon_months"]), engine=m["engine"], workers=workers)
+                       months=int(m["horizon_months"]), engine=m["engine"], workers=workers,
+                       kernel=kernel)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -380,6 +410,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     fresh = res.summary["outputs_sha256"]
     recorded = m.get("outputs_sha256")
     problems = []
+    if fresh != recorded and recorded_version != res.kernel_version:
+        print(f"abm reproduce: NOT reproduced {run.path}: the run was made by kernel {kernel} "
+              f"version {recorded_version}, this installation's is {res.kernel_version} "
+              f"(outputs_sha256 recorded {str(recorded)[:16]}... re-run {fresh[:16]}...)",
+              file=sys.stderr)
+        return EXIT_FAIL
     if fresh != recorded:
         problems.append(f"outputs_sha256 recorded {str(recorded)[:16]}... re-run {fresh[:16]}...")
     try:
@@ -410,10 +446,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiment.sweep import SweepInterrupted, load_experiment, run_sweep
+    from .model.kernels import releases_gil
 
     workers = (_positive_int("--workers", limits.MAX_WORKERS)(args.workers)
                if args.workers is not None else (os.cpu_count() or 1))
-    executor = _executor(args, workers)
+    executor = _executor(args, workers, releases_gil("numpy", _kernel(args)))
     exp = load_experiment(args.config, args.overrides)
     bar = None
     if not args.quiet and not args.json and sys.stderr.isatty():
@@ -434,7 +471,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else None
         path, summary, reused = run_sweep(exp, out_dir=out, executor=executor,
                                           resume=args.resume, force=args.force,
-                                          progress=progress,
+                                          progress=progress, kernel=_kernel(args),
                                           extra=None if args.no_figures else _sweep_figures)
     except SweepInterrupted as exc:
         print(f"abm sweep: {exc}", file=sys.stderr)

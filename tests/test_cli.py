@@ -229,3 +229,21 @@ def test_a_run_asked_again_draws_the_figures_it_lacks(tmp_path):
     from abm.plots import FIGURE_NAMES
 
     assert all((out / "figures" / f).read_bytes().startswith(PNG) for f in FIGURE_NAMES)
+
+
+def test_manifest_records_the_kernel_and_reproduce_names_another_version(tmp_path):
+    out = tmp_path / "k"
+    r = abm("run", BASELINE, "--trials", "500", "--seed", "5", "--out", out, "--quiet",
+            "--no-figures", "--kernel", "numpy")
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["kernel"] == "numpy" and m["kernel_version"] == "numpy-1"
+    assert abm("reproduce", out).returncode == 0
+    # a run made by another version of the kernel whose numbers differ: one line, exit 1
+    m["kernel_version"] = "numpy-0"
+    m["outputs_sha256"] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(m))
+    r = abm("reproduce", out)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "made by kernel numpy version numpy-0" in lines[0], r.stderr

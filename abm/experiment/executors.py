@@ -69,14 +69,42 @@ def pool_map(fn: Callable[..., Any], tasks: list[tuple], workers: int
         pool.join()
 
 
-EXECUTOR_KINDS = ("inprocess", "pool", "dask")
+def thread_map(fn: Callable[..., Any], tasks: list[tuple], threads: int
+               ) -> Iterator[tuple[int, Any]]:
+    """Yield ``(index, fn(*tasks[index]))`` as results arrive, from ``threads`` threads.
+
+    At most ``threads`` tasks are in flight, so results are consumed (and their memory
+    freed) as the work goes. If the consumer stops (Ctrl-C, an error), tasks not yet
+    started are cancelled; running ones finish their chunk, which is short.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="abm")
+    pending: dict[Any, int] = {}
+    nxt = 0
+    try:
+        while nxt < len(tasks) or pending:
+            while nxt < len(tasks) and len(pending) < threads:
+                pending[pool.submit(fn, *tasks[nxt])] = nxt
+                nxt += 1
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in sorted(done, key=pending.get):
+                yield pending.pop(f), f.result()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+EXECUTOR_KINDS = ("inprocess", "threads", "pool", "dask")
 
 
 @dataclass
 class Executor:
-    """Where chunks run: ``inprocess``, ``pool`` (local processes) or ``dask`` (a
-    ``LocalCluster`` of ``workers`` processes on loopback, or the scheduler at
-    ``scheduler``, ``tcp://HOST:PORT``)."""
+    """Where chunks run: ``inprocess``; ``threads`` (``workers`` threads of this process,
+    for work that releases the GIL, as the compiled kernel does); ``pool`` (local
+    processes); or ``dask`` (a ``LocalCluster`` of ``workers`` processes on loopback, or the
+    scheduler at ``scheduler``, ``tcp://HOST:PORT``)."""
 
     kind: str = "pool"
     workers: int = 1
@@ -87,10 +115,13 @@ class Executor:
 
     def map(self, fn: Callable[..., Any], tasks: list[tuple]) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, fn(*tasks[index]))`` as results arrive."""
-        if (self.kind == "inprocess" or (self.kind == "pool" and self.workers == 1)
-                or (self.kind == "pool" and len(tasks) <= 1)):
+        if (self.kind == "inprocess"
+                or (self.kind in ("pool", "threads") and (self.workers == 1 or len(tasks) <= 1))):
             for i, args in enumerate(tasks):
                 yield i, fn(*args)
+            return
+        if self.kind == "threads":
+            yield from thread_map(fn, tasks, self.workers)
             return
         if self.kind == "pool":
             stream = pool_map(fn, tasks, min(self.workers, len(tasks)))

@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..model.accumulators import ACCUMULATORS, months_table
 from ..model.compile import Compiled, compile_scenario
 from ..model.engines import chunk_task, engine_names
+from ..model.kernels import DEFAULT_KERNEL, kernel_names, kernel_version, releases_gil
 from ..model.outcomes import OUTCOMES, ChunkResult, outputs_sha256, trial_table
 from ..model.rng import BLOCK_SIZE, resolve_seed
 from ..scenario import Scenario, load_scenario
@@ -62,6 +63,10 @@ class SimulationResult:
         ``share_hosting``; months ``0 .. horizon``.
     summary : dict
         The ``summary.json`` content, including ``outputs_sha256``.
+    kernel, kernel_version : str
+        The month kernel that ran (:mod:`abm.model.kernels`) and its version.
+    executor : dict
+        Where the chunks ran (:meth:`Executor.describe`).
     """
 
     scenario: Scenario
@@ -75,6 +80,9 @@ class SimulationResult:
     started: str
     finished: str
     wall_seconds: float
+    kernel: str = DEFAULT_KERNEL
+    kernel_version: str = ""
+    executor: dict[str, Any] | None = None
 
     @property
     def trials(self) -> int:
@@ -135,6 +143,7 @@ def simulate(
     chunk_trials: int = DEFAULT_CHUNK_TRIALS,
     progress: bool | Callable[[int], None] = False,
     executor: Executor | None = None,
+    kernel: str | None = None,
 ) -> SimulationResult:
     """Run a scenario's Monte Carlo trials.
 
@@ -150,10 +159,15 @@ def simulate(
     months : int, optional
         Horizon override (default: ``horizon_months``).
     workers : int
-        Processes; 1 runs in this process. Results do not depend on it.
+        Workers on this machine: threads of this process for the compiled kernel (it
+        releases the GIL), processes otherwise; 1 runs in this process. Results do not
+        depend on it.
     executor : Executor, optional
-        Where chunks run (default: a local pool of ``workers`` processes, or this process
-        for one); a Dask executor runs them on a cluster. Results do not depend on it.
+        Where chunks run (default: ``workers`` threads or processes as above); a Dask
+        executor runs them on a cluster. Results do not depend on it.
+    kernel : {"compiled", "numpy"}, optional
+        The month kernel (:mod:`abm.model.kernels`); default compiled. ``"numpy"`` is the
+        reference implementation; both give the same numbers.
     engine : {"numpy", "mesa"}
         The vectorised core, or the Mesa agent model (same draws, same results).
     chunk_trials : int
@@ -188,8 +202,12 @@ def simulate(
                           f"must be an integer in [1, {limits.MAX_WORKERS}]")
     if engine not in ENGINES:
         raise ConfigError("--engine", "engine", engine, f"must be one of {', '.join(ENGINES)}")
+    kernel = DEFAULT_KERNEL if kernel is None else kernel
+    if kernel not in kernel_names():
+        raise ConfigError("--kernel", "kernel", kernel,
+                          f"must be one of {', '.join(kernel_names())}")
     if executor is None:
-        executor = Executor("pool", workers)
+        executor = Executor("threads" if releases_gil(engine, kernel) else "pool", workers)
     workers = executor.workers
     check_memory(int(trials), len(scenario.states))
 
@@ -227,7 +245,8 @@ def simulate(
     S = cm.S
     per_trial = {o.name: np.empty((trials, S), dtype=o.dtype) for o in OUTCOMES}
     acc: dict[str, np.ndarray] = {}
-    args = [(engine, cm, root.entropy, root.spawn_key, fb, nb, trials) for fb, nb in tasks]
+    args = [(engine, kernel, cm, root.entropy, root.spawn_key, fb, nb, trials)
+            for fb, nb in tasks]
     stream = executor.map(chunk_task, args)
     try:
         for _i, res in stream:
@@ -245,8 +264,11 @@ def simulate(
             bar.close()
     wall = time.perf_counter() - t0
     finished = datetime.now(UTC)
-    return _assemble(scenario, int(seed_used), engine, workers, cm, per_trial, acc, trials,
-                     started, finished, wall)
+    result = _assemble(scenario, int(seed_used), engine, workers, cm, per_trial, acc, trials,
+                       started, finished, wall)
+    result.kernel, result.kernel_version = kernel, kernel_version(kernel)
+    result.executor = executor.describe()
+    return result
 
 
 def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Compiled,

@@ -22,7 +22,7 @@ from .outcomes import ChunkResult
 __all__ = ["ENGINES", "engine_names", "engine", "chunk_task"]
 
 #: name -> (module, function). The function has the signature of
-#: :func:`abm.model.numpy_engine.run_blocks`.
+#: :func:`abm.model.numpy_engine.run_blocks` (the kernel's name the sixth argument).
 ENGINES: dict[str, tuple[str, str]] = {
     "numpy": ("abm.model.numpy_engine", "run_blocks"),
     "mesa": ("abm.model.mesa_engine", "run_blocks_mesa"),
@@ -39,12 +39,14 @@ def engine(name: str) -> Callable[..., ChunkResult]:
     return getattr(import_module(module), fn)
 
 
-def chunk_task(name: str, cm: Compiled, entropy: Any, spawn_key: tuple[int, ...],
-               first_block: int, n_blocks: int, n_trials: int) -> ChunkResult:
-    """A unit of work for a worker (process or Dask): blocks of one run, by engine name.
+def chunk_task(name: str, kernel: str | None, cm: Compiled, entropy: Any,
+               spawn_key: tuple[int, ...], first_block: int, n_blocks: int, n_trials: int
+               ) -> ChunkResult:
+    """A unit of work for a worker (thread, process or Dask): blocks of one run, by engine
+    and kernel name (:mod:`abm.model.kernels`).
 
     It takes the seed as plain data (entropy and spawn key) so that it pickles small, and
     lives in the model layer so that a worker imports only numpy and the model.
     """
     root = np.random.SeedSequence(entropy, spawn_key=spawn_key)
-    return engine(name)(cm, root, first_block, n_blocks, n_trials)
+    return engine(name)(cm, root, first_block, n_blocks, n_trials, kernel)

@@ -54,6 +54,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import mesa
 import networkx as nx
@@ -63,6 +64,7 @@ from mesa.discrete_space import FixedAgent, Network
 from ..scenario import Scenario, load_scenario
 from .accumulators import new_accumulators, record_month
 from .compile import Compiled, compile_scenario, stack
+from .kernels import DEFAULT_KERNEL, kernel_names
 from .numpy_engine import split_result
 from .outcomes import OUTCOMES, ChunkResult
 from .rng import (
@@ -305,6 +307,11 @@ class BasingModel(mesa.Model):
     rng : SeedSequence, int or Generator, optional
         Seed for Mesa's own generators, which the dynamics never use. Default: 0, so a
         model never depends on OS entropy.
+    kernel : str, optional
+        ``"compiled"`` (default): each month runs the compiled kernel's per-trial code;
+        ``"numpy"``: :func:`abm.model.step.month_step`. Same numbers either way.
+    prepared : abm.model.compiled.Prepared, optional
+        The scenario prepared for the compiled kernel, shared by a run's models.
 
     Attributes
     ----------
@@ -331,7 +338,8 @@ class BasingModel(mesa.Model):
     """
 
     def __init__(self, cm: Compiled, tape: TrialTape, *, trial: int | None = None,
-                 rng: np.random.SeedSequence | int | np.random.Generator | None = None) -> None:
+                 rng: np.random.SeedSequence | int | np.random.Generator | None = None,
+                 kernel: str | None = None, prepared: Any = None) -> None:
         if tape.T < cm.T:
             raise ValueError(f"the tape holds {tape.T} months of draws; the scenario needs "
                              f"{cm.T} (horizon_months)")
@@ -355,6 +363,17 @@ class BasingModel(mesa.Model):
         # influence matrix read back from the network the agents sit on
         W = np.stack([a.listen_weights() for a in self.states])
         self.batch = replace(stack([cm]), W=W[None, None])
+        self.kernel = DEFAULT_KERNEL if kernel is None else kernel
+        if self.kernel not in kernel_names():
+            raise ValueError(f"kernel {kernel!r}: must be one of {', '.join(kernel_names())}")
+        self._prepared = None
+        if self.kernel == "compiled":
+            from .compiled import prepare
+
+            # a run's models share one preparation of the scenario, made from the same W
+            if prepared is None or not np.array_equal(prepared.W[0], W):
+                prepared = prepare(self.batch)
+            self._prepared = prepared
         self.record = new_record(self._gather())
         self.next_state: TrialState | None = None
         self.datacollector = mesa.DataCollector(
@@ -393,8 +412,11 @@ class BasingModel(mesa.Model):
             self.steps -= 1  # Mesa counted this call before it reached us
             raise ValueError(f"the model has run its horizon of {cm.T} months")
         self.agents.do("observe")
-        x, ev = month_step(self._gather(), self.batch, t, self._draws(t))
-        update_record(self.record, ev, x, t)
+        if self._prepared is not None:
+            x = self._compiled_step(t)
+        else:
+            x, ev = month_step(self._gather(), self.batch, t, self._draws(t))
+            update_record(self.record, ev, x, t)
         self.next_state = x
         self.pulse = x.pulse.reshape(1)
         self.agents.do("apply")
@@ -402,6 +424,21 @@ class BasingModel(mesa.Model):
         self.month = t + 1
         self.running = self.month < cm.T
         self.datacollector.collect(self)
+
+    def _compiled_step(self, t: int) -> TrialState:
+        """Month ``t`` with the compiled kernel's own per-trial code (the same machine code
+        the vectorised engine runs for every trial), on the agents' values."""
+        from .compiled import month_step_row
+
+        x = self._gather()
+        S = self.cm.S
+        state = {"w": x.w.reshape(S), "p": x.p.reshape(S), "s": x.s.reshape(S),
+                 "h": x.h.reshape(S), "pulse": x.pulse.reshape(1),
+                 **{k: v.reshape(S) for k, v in self.record.items()}}
+        d = self._draws(t)
+        row = {k: (None if v is None else v.reshape(-1)) for k, v in vars(d).items()}
+        month_step_row(self._prepared, t, state, row)
+        return x
 
     def run(self) -> BasingModel:
         """Step to the horizon; returns the model for chaining."""
@@ -437,19 +474,26 @@ def _release(model: BasingModel) -> None:
 
 
 def _trial_models(cm: Compiled, root: np.random.SeedSequence, first_block: int,
-                  n_blocks: int, n_trials: int) -> Iterator[BasingModel]:
+                  n_blocks: int, n_trials: int, kernel: str | None
+                  ) -> Iterator[BasingModel]:
+    prepared = None
     for b in range(first_block, first_block + n_blocks):
         rows = max(0, min(BLOCK_SIZE, n_trials - b * BLOCK_SIZE))
         if rows == 0:
             continue
         tape = block_tape(cm, root, b)
+        if prepared is None and (DEFAULT_KERNEL if kernel is None else kernel) == "compiled":
+            from .compiled import prepare
+
+            prepared = prepare(stack([cm]))
         for row in range(rows):
             trial = b * BLOCK_SIZE + row
-            yield BasingModel(cm, tape.trial(row), trial=trial, rng=mesa_seed(root, trial))
+            yield BasingModel(cm, tape.trial(row), trial=trial, rng=mesa_seed(root, trial),
+                              kernel=kernel, prepared=prepared)
 
 
 def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int,
-                    n_blocks: int, n_trials: int) -> ChunkResult:
+                    n_blocks: int, n_trials: int, kernel: str | None = None) -> ChunkResult:
     """Simulate blocks ``first_block .. first_block + n_blocks - 1`` with Mesa agents.
 
     Same signature and result as :func:`abm.core.run_blocks`: every valid trial
@@ -468,6 +512,9 @@ def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int
         Which blocks.
     n_trials : int
         Total trials in the run; rows at or beyond it are not simulated.
+    kernel : str, optional
+        Whose month step the models run (:mod:`abm.model.kernels`): ``"compiled"`` (the
+        default, the compiled kernel's per-trial code) or ``"numpy"`` (``month_step``).
 
     Returns
     -------
@@ -477,7 +524,7 @@ def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int
     start = first_block * BLOCK_SIZE
     outs: list[dict[str, np.ndarray]] = []
     traj: list[dict[str, np.ndarray]] = []
-    for model in _trial_models(cm, root, first_block, n_blocks, n_trials):
+    for model in _trial_models(cm, root, first_block, n_blocks, n_trials, kernel):
         model.run()
         outs.append(model.outcomes())
         traj.append(model.trajectories())
@@ -505,7 +552,8 @@ def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int
 
 def model_for_trial(scenario: Scenario | str | Path, trial: int,
                     seed: int | np.random.SeedSequence | np.random.Generator | None = None,
-                    *, months: int | None = None) -> BasingModel:
+                    *, months: int | None = None, kernel: str | None = None
+                    ) -> BasingModel:
     """The Mesa model of one trial of a run, not yet stepped.
 
     Trial ``trial`` of ``simulate(scenario, seed=seed)`` (any number of trials above
@@ -522,6 +570,9 @@ def model_for_trial(scenario: Scenario | str | Path, trial: int,
         seed used is then ``model.seed``).
     months : int, optional
         Horizon override (default: ``horizon_months``).
+    kernel : str, optional
+        ``"compiled"`` (default) or ``"numpy"``: whose month step the model runs; both
+        give the same trajectory.
 
     Returns
     -------
@@ -546,6 +597,7 @@ def model_for_trial(scenario: Scenario | str | Path, trial: int,
     cm = compile_scenario(scenario, horizon=months)
     b, row = divmod(int(trial), BLOCK_SIZE)
     tape = block_tape(cm, root, b).trial(row, copy=True)
-    model = BasingModel(cm, tape, trial=int(trial), rng=mesa_seed(root, trial))
+    model = BasingModel(cm, tape, trial=int(trial), rng=mesa_seed(root, trial),
+                        kernel=kernel)
     model.seed = root.entropy
     return model

@@ -76,7 +76,7 @@ def crn_drawer(root: np.random.SeedSequence, first_block: int, n_blocks: int
 
 
 def run_blocks(cm: Compiled, root: np.random.SeedSequence, first_block: int, n_blocks: int,
-               n_trials: int) -> ChunkResult:
+               n_trials: int, kernel: str | None = None) -> ChunkResult:
     """Simulate blocks ``first_block .. first_block + n_blocks - 1`` of a run.
 
     Parameters
@@ -89,17 +89,23 @@ def run_blocks(cm: Compiled, root: np.random.SeedSequence, first_block: int, n_b
         Which blocks. Every block is simulated in full (``BLOCK_SIZE`` rows).
     n_trials : int
         Total trials in the run; rows at or beyond it are discarded.
+    kernel : str, optional
+        The month kernel by name (:mod:`abm.model.kernels`): ``"compiled"`` (the default)
+        or ``"numpy"``, :func:`kernel` here, the reference. Both give the same results.
 
     Returns
     -------
     ChunkResult for the trials of these blocks that are ``< n_trials``.
     """
+    from .kernels import get_kernel
+
+    month_kernel = get_kernel(kernel)
     n = n_blocks * BLOCK_SIZE
     start = first_block * BLOCK_SIZE
     m = max(0, min(n, n_trials - start))
     draws = MonthDraws.empty(n, cm.S, cm.noise_on)
-    out = kernel(stack([cm]), crn_drawer(root, first_block, n_blocks), draws, n, m,
-                 collect_months=True)
+    out = month_kernel(stack([cm]), crn_drawer(root, first_block, n_blocks), draws, n, m,
+                       collect_months=True)
     return split_result(start, {k: v[0] for k, v in out.items()})
 
 

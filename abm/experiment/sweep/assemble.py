@@ -17,6 +17,7 @@ from ...analysis.sensitivity import sensitivity
 from ...analysis.stats import mean_ci_from_sums, paired_difference, unpaired_difference, wilson
 from ...errors import ResultsError
 from ...model.accumulators import FIXED_POINT
+from ...model.kernels import kernel_version
 from ...model.rng import BLOCK_SIZE, design_seed
 from ..store import (
     atomic_dir,
@@ -152,7 +153,7 @@ def sweep_sensitivity(exp: Experiment, points: pd.DataFrame) -> dict[str, Any]:
 
 def write_sweep(exp: Experiment, final: Path, summary: dict[str, Any], points: pd.DataFrame,
                 executor: Any, started: datetime, wall: float,
-                extra: Callable[..., None] | None = None) -> None:
+                extra: Callable[..., None] | None = None, kernel: str | None = None) -> None:
     """Write the sweep directory atomically (replacing a finished one at ``final``)."""
     with atomic_dir(final, replace=True) as tmp:
         sens = sweep_sensitivity(exp, points)
@@ -165,6 +166,7 @@ def write_sweep(exp: Experiment, final: Path, summary: dict[str, Any], points: p
             "overrides": list(exp.overrides), "scenario": exp.base.to_dict(),
             "scenario_sha256": exp.base.sha256(), "sweep": exp.spec.to_dict(),
             "seed": exp.seed, "block_size": BLOCK_SIZE, "executor": executor.describe(),
+            "kernel": kernel, "kernel_version": kernel_version(kernel),
             "versions": package_versions(), "git": git_commit(), "started": started.isoformat(
                 timespec="seconds"), "finished": datetime.now(UTC).isoformat(
                 timespec="seconds"), "wall_seconds": round(wall, 3),

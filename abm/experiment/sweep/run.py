@@ -28,7 +28,8 @@ import numpy as np
 from ...errors import ConfigError, ResultsError, Terminated
 from ...model.accumulators import FIXED_POINT
 from ...model.compile import Batch, compile_scenario, stack, take
-from ...model.numpy_engine import crn_drawer, kernel
+from ...model.kernels import DEFAULT_KERNEL, get_kernel, kernel_names
+from ...model.numpy_engine import crn_drawer
 from ...model.rng import (
     BLOCK_SIZE,
     MonthDraws,
@@ -48,12 +49,14 @@ CHUNK_ROWS = 16 * BLOCK_SIZE
 
 
 def sweep_chunk(bt: Batch, entropy: Any, spawn_key: tuple[int, ...], p0: int, b0: int,
-                nb: int, tpp: int, crn: bool) -> dict[str, np.ndarray]:
+                nb: int, tpp: int, crn: bool, kernel: str | None = None
+                ) -> dict[str, np.ndarray]:
     """Simulate points ``p0 .. p0 + bt.P - 1`` over blocks ``b0 .. b0 + nb - 1``.
 
     Returns integer aggregates per point and state (shape ``(P, S)``), ``n_any`` per point,
     and ``bits``: per point and trial, the packed indicators of a base per state and
-    anywhere (for paired intervals).
+    anywhere (for paired intervals). ``kernel``: the month kernel's name
+    (:mod:`abm.model.kernels`; default compiled).
     """
     root = np.random.SeedSequence(entropy, spawn_key=spawn_key)
     n = nb * BLOCK_SIZE
@@ -78,7 +81,7 @@ def sweep_chunk(bt: Batch, entropy: Any, spawn_key: tuple[int, ...], p0: int, b0
         def draw(_: MonthDraws) -> None:
             draw_month(gens, flat)
 
-    out = kernel(bt, draw, draws, n, m, collect_months=False)
+    out = get_kernel(kernel)(bt, draw, draws, n, m, collect_months=False)
     got = out["first_base_month"] >= 0
     hosted = out["months_hosted"].astype(np.int64)
     inc = out["incidents"].astype(np.int64)
@@ -157,12 +160,18 @@ def _load_chunk(path: Path, expect: tuple[int, int, int, int], S: int
 def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executor | None = None,
               resume: bool = False, force: bool = False,
               progress: Callable[[int, int], None] | None = None,
-              extra: Callable[..., None] | None = None) -> tuple[Path, dict[str, Any], bool]:
+              extra: Callable[..., None] | None = None, kernel: str | None = None
+              ) -> tuple[Path, dict[str, Any], bool]:
     """Run (or finish, or find) a sweep; returns ``(directory, summary, reused)``.
 
     ``extra(tmp_dir, points, summary, sensitivity)`` writes more files (the figures) into
-    the sweep directory before it appears.
+    the sweep directory before it appears. ``kernel`` names the month kernel (default
+    compiled; the results do not depend on it).
     """
+    kernel = DEFAULT_KERNEL if kernel is None else kernel
+    if kernel not in kernel_names():
+        raise ConfigError("--kernel", "kernel", kernel,
+                          f"must be one of {', '.join(kernel_names())}")
     executor = executor or Executor()
     sid = exp.sweep_id()
     final = Path(out_dir) if out_dir else Path("results") / exp.base.name / f"sweep-{sid}"
@@ -222,7 +231,8 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
             bt = stack(cms)
             root = resolve_seed(exp.seed)
             args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy, root.spawn_key,
-                     tasks[i][0], tasks[i][2], tasks[i][3], tpp, exp.spec.crn) for i in todo]
+                     tasks[i][0], tasks[i][2], tasks[i][3], tpp, exp.spec.crn, kernel)
+                    for i in todo]
             done = len(results)
             stream = executor.map(sweep_chunk, args)
             try:
@@ -244,7 +254,7 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
                     terminated=isinstance(exc, Terminated)) from None
         wall = time.perf_counter() - t0
         summary, points = assemble(exp, sid, tasks, results)
-        write_sweep(exp, final, summary, points, executor, started, wall, extra)
+        write_sweep(exp, final, summary, points, executor, started, wall, extra, kernel)
     finally:
         lock.close()
     shutil.rmtree(work, ignore_errors=True)

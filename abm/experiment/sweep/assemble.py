@@ -125,11 +125,14 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
                               "ci_high": ref_ci[1]}, "states": {}}
     for i, sid_ in enumerate(ids):
         lo, hi = wilson(int(agg["n_base"][ref, i]), n)
-        mh, _, _ = mean_ci_from_sums(agg["sum_hosted"][ref, i], agg["sumsq_hosted"][ref, i], n)
+        mh, mh_lo, mh_hi = mean_ci_from_sums(agg["sum_hosted"][ref, i],
+                                             agg["sumsq_hosted"][ref, i], n)
         reference["states"][sid_] = {"p_base": float(agg["n_base"][ref, i] / n),
                                      "ci_low": lo, "ci_high": hi,
                                      "p_veto": float(agg["n_veto"][ref, i] / n),
-                                     "mean_months_hosted": float(mh)}
+                                     "p_veto_ci": list(wilson(int(agg["n_veto"][ref, i]), n)),
+                                     "mean_months_hosted": float(mh),
+                                     "mean_months_hosted_ci": [float(mh_lo), float(mh_hi)]}
     summary = {
         "name": exp.base.name, "sweep_id": sid, "design": exp.spec.design,
         "points": exp.n_points, "trials_per_point": tpp, "seed": exp.seed,

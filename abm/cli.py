@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import limits
+from .commands.formatting import format_summary, format_sweep
 from .errors import ConfigError, ResultsError, Terminated
+
+__all__ = ["main", "entry", "format_summary", "format_sweep"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -174,14 +177,9 @@ def _parser() -> _Parser:
     h.add_argument("--workers", type=str, default="1")
     h.add_argument("--figure", help="also draw the comparison as a PNG at this path")
 
-    c = sub.add_parser("compare", help="change in P(base) of scenarios against a base, with "
-                       "paired intervals (same seed, same trials)")
-    c.add_argument("base", help="the reference scenario")
-    c.add_argument("others", nargs="+", help="scenarios to compare with it")
-    c.add_argument("--trials", type=str, help="trials (default: the base's)")
-    c.add_argument("--seed", type=str, help="seed (default: the base's)")
-    c.add_argument("--workers", type=str, default="1")
-    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    from .commands.compare import add_compare_parser
+
+    add_compare_parser(sub)
 
     b = sub.add_parser("bench", help="measure throughput (core, Mesa, workers, sweeps, memory)")
     b.add_argument("--quick", action="store_true", help="smaller sizes; under a minute")
@@ -211,39 +209,6 @@ def _note(args: argparse.Namespace, msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _fmt_p(p: float, lo: float, hi: float) -> str:
-    return f"{p:6.3f} [{lo:.3f}, {hi:.3f}]"
-
-
-def format_summary(summary: dict[str, Any], where: str | None = None) -> str:
-    """The summary as a plain-text table (what ``abm show`` and ``abm run`` print)."""
-    s = summary
-    lines = [
-        f"{s['name']}: {s['trials']:,} trials, {s['horizon_months']} months, seed {s['seed']}, "
-        f"engine {s['engine']}",
-    ]
-    if where:
-        lines.append(f"results: {where}")
-    lines.append("P(base) is the probability that the US obtains a base within the horizon; "
-                 "[95% Wilson interval].")
-    head = (f"{'state':<6} {'P(base) [95% CI]':<24} {'P(veto)':>8} {'P(closed)':>9} "
-            f"{'months hosted':>13} {'incidents':>9} {'median 1st':>10} "
-            f"{'final w mean (5-95%)':>22}")
-    lines += [head, "-" * len(head)]
-    for sid, st in s["states"].items():
-        fw = st["final_willingness"]
-        med = st["median_first_base_month"]
-        lines.append(
-            f"{sid:<6} {_fmt_p(st['p_base'], st['ci_low'], st['ci_high']):<24} "
-            f"{st['p_veto']:>8.3f} {st['p_closed']:>9.3f} {st['mean_months_hosted']:>13.2f} "
-            f"{st['mean_incidents']:>9.2f} {('-' if med is None else str(med)):>10} "
-            f"{fw['mean']:>8.3f} ({fw['q05']:.2f}-{fw['q95']:.2f})")
-    a = s["any_base"]
-    lines.append(f"{'any':<6} {_fmt_p(a['p'], a['ci_low'], a['ci_high']):<24}")
-    lines.append(f"outputs_sha256: {s['outputs_sha256']}")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- commands
@@ -302,7 +267,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if not all((run_dir / "figures" / f).is_file() for f in FIGURE_NAMES):
                 draw_run_dir(run_dir)
                 _note(args, f"drew the missing figures in {run_dir / 'figures'}")
-        _emit(args, existing.summary, run_dir)
+        _emit(args, existing.summary, run_dir, existing.manifest)
         return EXIT_OK
 
     show_bar = (not args.quiet and not args.json and sys.stderr.isatty())
@@ -311,7 +276,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     write_run(res, run_dir, rid=rid, config=str(args.config), overrides=args.overrides,
               extra=None if args.no_figures else _run_figures(res), replace=args.force)
     _note(args, f"wrote {run_dir} in {res.wall_seconds:.1f} s of simulation")
-    _emit(args, res.summary, run_dir)
+    _emit(args, res.summary, run_dir, {"run_id": rid, "overrides": list(args.overrides)})
     return EXIT_OK
 
 
@@ -333,11 +298,15 @@ def _check_replaceable(path: Path, marker: str) -> None:
                       f"(no {marker}); --force will not replace it: choose another path")
 
 
-def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path) -> None:
+def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path,
+          manifest: dict[str, Any]) -> None:
+    """Print a run's summary: as a table, or (``--json``) summary.json plus ``run_dir`` and
+    ``run_id``."""
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "run_dir": str(run_dir),
+                          "run_id": manifest.get("run_id")}, indent=2))
     else:
-        print(format_summary(summary, str(run_dir)))
+        print(format_summary(summary, str(run_dir), manifest.get("overrides")))
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -347,7 +316,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run.summary, indent=2))
     else:
-        print(format_summary(run.summary, str(run.path)))
+        print(format_summary(run.summary, str(run.path), run.manifest.get("overrides")))
     return EXIT_OK
 
 
@@ -484,7 +453,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(format_sweep(summary, path))
+        print(format_sweep(summary, path, list(args.overrides)))
     return EXIT_OK
 
 
@@ -493,19 +462,6 @@ def _sweep_figures(tmp: Path, points: Any, summary: dict[str, Any],
     from .plots import draw_sweep_figures
 
     draw_sweep_figures(points, summary, sens, tmp / "figures")
-
-
-def format_sweep(summary: dict[str, Any], where: Path) -> str:
-    ref = summary["reference"]
-    keys = [p["key"] for p in summary["parameters"]]
-    lines = [f"{summary['name']}: {summary['design']} over {', '.join(keys)}; "
-             f"{summary['points']} points x {summary['trials_per_point']:,} trials, seed "
-             f"{summary['seed']}" + ("" if summary["crn"] else " (independent streams)"),
-             f"results: {where}  (points.parquet, sensitivity.json, figures/)",
-             f"reference (no sweep): P(any base) {ref['any_base']['p']:.3f} "
-             f"[{ref['any_base']['ci_low']:.3f}, {ref['any_base']['ci_high']:.3f}]",
-             f"outputs_sha256: {summary['outputs_sha256']}"]
-    return "\n".join(lines)
 
 
 def _cmd_validate_history(args: argparse.Namespace) -> int:
@@ -531,13 +487,9 @@ def _cmd_validate_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .analysis.history import compare_markdown
-    from .experiment.episodes import compare
+    from .commands.compare import cmd_compare
 
-    trials, seed, workers = _run_options(args)
-    cmp = compare(args.base, args.others, trials=trials, seed=seed, workers=workers)
-    print(json.dumps(cmp, indent=2) if args.json else compare_markdown(cmp))
-    return EXIT_OK
+    return cmd_compare(args, _run_options)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -160,6 +160,7 @@ def _parser() -> _Parser:
     s = sub.add_parser("show", help="print a run's summary as a table")
     s.add_argument("run_dir")
     s.add_argument("--json", action="store_true", help="print summary.json instead")
+    s.add_argument("--all", action="store_true", help="a sweep: list every point")
 
     pl = sub.add_parser("plot", help="(re)draw a run's figures into RUN_DIR/figures")
     pl.add_argument("run_dir")
@@ -178,14 +179,17 @@ def _parser() -> _Parser:
     h.add_argument("--figure", help="also draw the comparison as a PNG at this path")
 
     from .commands.compare import add_compare_parser
+    from .commands.listing import add_ls_parser
 
     add_compare_parser(sub)
+    add_ls_parser(sub)
 
     b = sub.add_parser("bench", help="measure throughput (core, Mesa, workers, sweeps, memory)")
     b.add_argument("--quick", action="store_true", help="smaller sizes; under a minute")
     b.add_argument("--out", help="write the results JSON to this file")
 
-    rp = sub.add_parser("reproduce", help="re-run from a manifest and compare outputs_sha256")
+    rp = sub.add_parser("reproduce", help="re-run a run or sweep from its manifest and compare "
+                        "outputs_sha256")
     rp.add_argument("run_dir")
     rp.add_argument("--workers", type=str, default=None, help="processes (default: as recorded)")
     return p
@@ -310,7 +314,11 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path,
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from .commands.sweepdir import is_sweep_dir, show_sweep
     from .experiment.store import read_run
+
+    if is_sweep_dir(args.run_dir):
+        return show_sweep(Path(args.run_dir), args.json, args.all)
 
     run = read_run(args.run_dir)
     if args.json:
@@ -321,8 +329,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from .commands.sweepdir import is_sweep_dir, plot_sweep
     from .experiment.store import read_run
     from .plots import draw_figures
+
+    if is_sweep_dir(args.run_dir):
+        return plot_sweep(Path(args.run_dir))
 
     run = read_run(args.run_dir)
     paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures")
@@ -350,12 +362,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .commands.sweepdir import is_sweep_dir, reproduce_sweep
     from .experiment.simulate import simulate
     from .experiment.store import file_problems, read_run
     from .model.kernels import kernel_names
     from .model.outcomes import TRIAL_COLUMNS, outputs_sha256
     from .scenario import scenario_from_dict
 
+    if is_sweep_dir(args.run_dir):
+        return reproduce_sweep(Path(args.run_dir), _positive_int(
+            "--workers", limits.MAX_WORKERS)(args.workers) if args.workers else None)
     run = read_run(args.run_dir, verify=False)
     m = run.manifest
     try:
@@ -492,6 +508,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return cmd_compare(args, _run_options)
 
 
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from .commands.listing import cmd_ls
+
+    return cmd_ls(args)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -501,7 +523,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "bench": _cmd_bench, "show": _cmd_show,
              "plot": _cmd_plot, "validate": _cmd_validate, "reproduce": _cmd_reproduce,
-             "validate-history": _cmd_validate_history, "compare": _cmd_compare}
+             "validate-history": _cmd_validate_history, "compare": _cmd_compare,
+             "ls": _cmd_ls}
 
 
 def _one_line(text: str) -> str:

@@ -107,3 +107,133 @@ def test_compare_json_keeps_the_old_keys(tmp_path):
     assert r["delta"] == pytest.approx(0.05)
     assert r["n_gained"] == 5 and r["n_lost"] == 0
     json.dumps(r)
+
+
+# --------------------------------------------------------------------------- commands
+
+from pathlib import Path  # noqa: E402
+
+from tests.conftest import BASELINE, ROOT  # noqa: E402
+from tests.test_cli import PNG, abm  # noqa: E402
+
+GRID = ROOT / "experiments" / "pressure_x_spillover.toml"
+LIFTED = ROOT / "experiments" / "csto_rule_lifted.toml"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """A results folder with a run (with overrides), a sweep and a damaged run."""
+    root = tmp_path_factory.mktemp("results")
+    r = abm("run", BASELINE, "--trials", "1000", "--seed", "2", "--out", root / "b" / "run1",
+            "--quiet", "--no-figures", "--set", "russia.pressure=0.3")
+    assert r.returncode == 0, r.stderr
+    r = abm("sweep", GRID, "--set", "sweep.trials_per_point=60", "--workers", "1", "--quiet",
+            "--no-figures", "--out", root / "g" / "sweep1")
+    assert r.returncode == 0, r.stderr
+    bad = root / "b" / "broken"
+    bad.mkdir(parents=True)
+    (bad / "manifest.json").write_text("{not json")
+    (bad / "summary.json").write_text("{}")
+    return root
+
+
+def test_ls_lists_runs_and_sweeps_and_notes_a_damaged_directory(results):
+    r = abm("ls", results, "--json")
+    assert r.returncode == 0, r.stderr
+    entries = json.loads(r.stdout)
+    by = {Path(e["path"]).name: e for e in entries}
+    assert set(by) == {"run1", "sweep1", "broken"}
+    run = by["run1"]
+    summary = json.loads((results / "b" / "run1" / "summary.json").read_text())
+    manifest = json.loads((results / "b" / "run1" / "manifest.json").read_text())
+    assert run["kind"] == "run" and run["id"] == manifest["run_id"]
+    assert run["trials"] == 1000 and run["seed"] == 2 and run["engine"] == "numpy"
+    assert run["overrides"] == ["russia.pressure=0.3"]
+    assert run["created"] == manifest["finished"]
+    assert (run["p_any_base"], run["ci_low"], run["ci_high"]) == (
+        summary["any_base"]["p"], summary["any_base"]["ci_low"], summary["any_base"]["ci_high"])
+    sw = by["sweep1"]
+    ssum = json.loads((results / "g" / "sweep1" / "summary.json").read_text())
+    assert sw["kind"] == "sweep" and sw["id"] == ssum["sweep_id"] and sw["trials"] == 60
+    assert sw["p_any_base"] == ssum["reference"]["any_base"]["p"]
+    assert "manifest.json unreadable" in by["broken"]["note"]
+    created = [e["created"] for e in entries]
+    assert created == sorted(created)
+    text = abm("ls", results)
+    assert text.returncode == 0 and "Traceback" not in text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].split()[:3] == ["kind", "name", "id"]
+    assert any(line.startswith("run ") and "russia.pressure=0.3" in line for line in lines)
+    assert any("broken" in line and "unreadable" in line for line in lines)
+
+
+def test_run_and_show_name_the_overrides_and_every_interval(results):
+    r = abm("show", results / "b" / "run1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith("baseline_2021 [russia.pressure=0.3]: 1,000")
+    for head in ("P(veto) [95% CI]", "P(closed) [95% CI]", "months hosted [95% CI]",
+                 "incidents [95% CI]", "median 1st | base", "final w mean [95% CI]"):
+        assert head in r.stdout
+    # no interval with a nonzero bound printed as all zeros
+    summary = json.loads((results / "b" / "run1" / "summary.json").read_text())
+    for sid, st in summary["states"].items():
+        if st["ci_high"] > 0:
+            line = next(x for x in r.stdout.splitlines() if x.startswith(sid))
+            assert fmt_prob_ci(st["p_base"], st["ci_low"], st["ci_high"]) in line
+
+
+def test_show_plot_reproduce_on_a_sweep_directory(results, tmp_path):
+    import shutil
+
+    d = results / "g" / "sweep1"
+    summary = json.loads((d / "summary.json").read_text())
+    r = abm("show", d)
+    assert r.returncode == 0, r.stderr
+    assert "grid over russia.pressure, spillover.rate" in r.stdout
+    lines = r.stdout.splitlines()
+    head = next(i for i, x in enumerate(lines) if x.lstrip().startswith("point"))
+    assert "diff from reference" in lines[head]
+    assert "more points" in r.stdout  # 55 points: the first 40 shown
+    assert len(abm("show", d, "--all").stdout.splitlines()) > len(lines)
+    assert json.loads(abm("show", d, "--json").stdout) == summary
+    r = abm("plot", d)
+    assert r.returncode == 0, r.stderr
+    pngs = [Path(p) for p in r.stdout.split()]
+    assert pngs and all(p.read_bytes()[:8] == PNG for p in pngs)
+    r = abm("reproduce", d)
+    assert r.returncode == 0, r.stderr
+    assert summary["outputs_sha256"] in r.stdout
+    other = tmp_path / "tampered"
+    shutil.copytree(d, other)
+    m = json.loads((other / "manifest.json").read_text())
+    m["outputs_sha256"] = "0" * 64
+    (other / "manifest.json").write_text(json.dumps(m))
+    r = abm("reproduce", other)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert "NOT reproduced" in r.stderr
+
+
+def test_compare_writes_a_results_directory_with_score_intervals(tmp_path):
+    out = tmp_path / "cmp"
+    r = abm("compare", BASELINE, LIFTED, "--trials", "1000", "--seed", "4", "--out", out,
+            "--set", "russia.pressure=0.4", "--json")
+    assert r.returncode == 0, r.stderr
+    printed = json.loads(r.stdout)
+    stored = json.loads((out / "comparison.json").read_text())
+    for key in ("base", "trials", "seed", "p_base", "any_base", "rows"):
+        assert printed[key] == stored[key]
+    assert printed["compare_dir"] == str(out) and stored["overrides"] == ["russia.pressure=0.4"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "compare" and manifest["overrides"] == ["russia.pressure=0.4"]
+    assert (out / "figures" / "compare.png").read_bytes()[:8] == PNG
+    rows = stored["rows"]
+    assert [x["state"] for x in rows][-1] == "any"
+    for x in rows:
+        assert x["ci_method"] == "newcombe-paired-score"
+        assert x["ci_low"] < x["ci_high"] and x["ci_low"] <= x["delta"] <= x["ci_high"]
+        d, lo, hi = newcombe_paired_counts(0, x["n_gained"], x["n_lost"], 1000 - x["n_gained"]
+                                           - x["n_lost"])
+        assert x["delta"] == pytest.approx(d)
+    r = abm("compare", BASELINE, LIFTED, "--trials", "1000", "--seed", "4", "--out", out)
+    assert r.returncode == 0 and "paired score interval" in r.stdout
+    assert "+0.000 [+0.000, +0.000]" not in r.stdout

@@ -274,9 +274,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _emit(args, existing.summary, run_dir, existing.manifest)
         return EXIT_OK
 
-    show_bar = (not args.quiet and not args.json and sys.stderr.isatty())
-    res = simulate(resolved, trials=trials, seed=seed, months=months, executor=executor,
-                   engine=args.engine, kernel=_kernel(args), progress=show_bar)
+    bar = None
+    if not args.quiet and not args.json:
+        from .commands.progress import Progress
+
+        bar = Progress(trials, desc=sc.name)
+    try:
+        res = simulate(resolved, trials=trials, seed=seed, months=months, executor=executor,
+                       engine=args.engine, kernel=_kernel(args), progress=bar or False)
+    finally:
+        if bar is not None:
+            bar.close()
     write_run(res, run_dir, rid=rid, config=str(args.config), overrides=args.overrides,
               extra=None if args.no_figures else _run_figures(res), replace=args.force)
     _note(args, f"wrote {run_dir} in {res.wall_seconds:.1f} s of simulation")
@@ -438,16 +446,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     executor = _executor(args, workers, releases_gil("numpy", _kernel(args)))
     exp = load_experiment(args.config, args.overrides)
     bar = None
-    if not args.quiet and not args.json and sys.stderr.isatty():
-        from tqdm import tqdm
+    if not args.quiet and not args.json:
+        from .commands.progress import Progress
 
-        bar = tqdm(unit="chunk", desc=exp.base.name, leave=False)
+        bar = Progress(0, desc=exp.base.name, unit="chunks")
 
     def progress(done: int, total: int) -> None:
         if bar is not None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+            bar.set_total(total)
+            bar.update(done - bar.done)
 
     _note(args, f"{exp.base.name}: {exp.spec.design} design, {exp.n_points} points x "
                 f"{exp.spec.trials_per_point} trials, seed {exp.seed}, executor "

@@ -237,3 +237,37 @@ def test_compare_writes_a_results_directory_with_score_intervals(tmp_path):
     r = abm("compare", BASELINE, LIFTED, "--trials", "1000", "--seed", "4", "--out", out)
     assert r.returncode == 0 and "paired score interval" in r.stdout
     assert "+0.000 [+0.000, +0.000]" not in r.stdout
+
+
+def test_progress_lines_off_a_terminal_with_time_left():
+    import io
+
+    from abm.commands.progress import Progress
+
+    t = [0.0]
+    out = io.StringIO()
+    p = Progress(10_000, desc="x", stream=out, tty=False, delay=2.0, interval=5.0,
+                 clock=lambda: t[0])
+    for step in range(10):
+        t[0] = 1.5 * (step + 1)  # 1,000 trials every 1.5 (fake) seconds
+        p.update(1000)
+    lines = out.getvalue().splitlines()
+    # not before 2 s, then at most one line per 5 s, never for the last update
+    assert lines[0] == "x: 2,000 of 10,000 trials (20%), 3 s elapsed, about 12 s left"
+    assert lines[1:] == ["x: 6,000 of 10,000 trials (60%), 9 s elapsed, about 6 s left"]
+    quick = io.StringIO()
+    q = Progress(2000, desc="x", stream=quick, tty=False, clock=lambda: 0.5)
+    q.update(1000)
+    q.update(1000)
+    assert quick.getvalue() == ""
+
+
+def test_simulate_reports_progress_in_blocks():
+    from abm.experiment.simulate import simulate
+    from abm.model.rng import BLOCK_SIZE
+
+    seen: list[int] = []
+    res = simulate(BASELINE, trials=2500, seed=1, progress=seen.append)
+    assert seen == [BLOCK_SIZE, BLOCK_SIZE, 500]
+    assert res.summary["outputs_sha256"] == simulate(BASELINE, trials=2500,
+                                                     seed=1).summary["outputs_sha256"]

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import limits
+from .commands.formatting import format_summary, format_sweep
 from .errors import ConfigError, ResultsError, Terminated
+
+__all__ = ["main", "entry", "format_summary", "format_sweep"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -157,6 +160,7 @@ def _parser() -> _Parser:
     s = sub.add_parser("show", help="print a run's summary as a table")
     s.add_argument("run_dir")
     s.add_argument("--json", action="store_true", help="print summary.json instead")
+    s.add_argument("--all", action="store_true", help="a sweep: list every point")
 
     pl = sub.add_parser("plot", help="(re)draw a run's figures into RUN_DIR/figures")
     pl.add_argument("run_dir")
@@ -174,20 +178,18 @@ def _parser() -> _Parser:
     h.add_argument("--workers", type=str, default="1")
     h.add_argument("--figure", help="also draw the comparison as a PNG at this path")
 
-    c = sub.add_parser("compare", help="change in P(base) of scenarios against a base, with "
-                       "paired intervals (same seed, same trials)")
-    c.add_argument("base", help="the reference scenario")
-    c.add_argument("others", nargs="+", help="scenarios to compare with it")
-    c.add_argument("--trials", type=str, help="trials (default: the base's)")
-    c.add_argument("--seed", type=str, help="seed (default: the base's)")
-    c.add_argument("--workers", type=str, default="1")
-    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    from .commands.compare import add_compare_parser
+    from .commands.listing import add_ls_parser
+
+    add_compare_parser(sub)
+    add_ls_parser(sub)
 
     b = sub.add_parser("bench", help="measure throughput (core, Mesa, workers, sweeps, memory)")
     b.add_argument("--quick", action="store_true", help="smaller sizes; under a minute")
     b.add_argument("--out", help="write the results JSON to this file")
 
-    rp = sub.add_parser("reproduce", help="re-run from a manifest and compare outputs_sha256")
+    rp = sub.add_parser("reproduce", help="re-run a run or sweep from its manifest and compare "
+                        "outputs_sha256")
     rp.add_argument("run_dir")
     rp.add_argument("--workers", type=str, default=None, help="processes (default: as recorded)")
     return p
@@ -211,39 +213,6 @@ def _note(args: argparse.Namespace, msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _fmt_p(p: float, lo: float, hi: float) -> str:
-    return f"{p:6.3f} [{lo:.3f}, {hi:.3f}]"
-
-
-def format_summary(summary: dict[str, Any], where: str | None = None) -> str:
-    """The summary as a plain-text table (what ``abm show`` and ``abm run`` print)."""
-    s = summary
-    lines = [
-        f"{s['name']}: {s['trials']:,} trials, {s['horizon_months']} months, seed {s['seed']}, "
-        f"engine {s['engine']}",
-    ]
-    if where:
-        lines.append(f"results: {where}")
-    lines.append("P(base) is the probability that the US obtains a base within the horizon; "
-                 "[95% Wilson interval].")
-    head = (f"{'state':<6} {'P(base) [95% CI]':<24} {'P(veto)':>8} {'P(closed)':>9} "
-            f"{'months hosted':>13} {'incidents':>9} {'median 1st':>10} "
-            f"{'final w mean (5-95%)':>22}")
-    lines += [head, "-" * len(head)]
-    for sid, st in s["states"].items():
-        fw = st["final_willingness"]
-        med = st["median_first_base_month"]
-        lines.append(
-            f"{sid:<6} {_fmt_p(st['p_base'], st['ci_low'], st['ci_high']):<24} "
-            f"{st['p_veto']:>8.3f} {st['p_closed']:>9.3f} {st['mean_months_hosted']:>13.2f} "
-            f"{st['mean_incidents']:>9.2f} {('-' if med is None else str(med)):>10} "
-            f"{fw['mean']:>8.3f} ({fw['q05']:.2f}-{fw['q95']:.2f})")
-    a = s["any_base"]
-    lines.append(f"{'any':<6} {_fmt_p(a['p'], a['ci_low'], a['ci_high']):<24}")
-    lines.append(f"outputs_sha256: {s['outputs_sha256']}")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- commands
@@ -302,16 +271,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if not all((run_dir / "figures" / f).is_file() for f in FIGURE_NAMES):
                 draw_run_dir(run_dir)
                 _note(args, f"drew the missing figures in {run_dir / 'figures'}")
-        _emit(args, existing.summary, run_dir)
+        _emit(args, existing.summary, run_dir, existing.manifest)
         return EXIT_OK
 
-    show_bar = (not args.quiet and not args.json and sys.stderr.isatty())
-    res = simulate(resolved, trials=trials, seed=seed, months=months, executor=executor,
-                   engine=args.engine, kernel=_kernel(args), progress=show_bar)
+    bar = None
+    if not args.quiet and not args.json:
+        from .commands.progress import Progress
+
+        bar = Progress(trials, desc=sc.name)
+    try:
+        res = simulate(resolved, trials=trials, seed=seed, months=months, executor=executor,
+                       engine=args.engine, kernel=_kernel(args), progress=bar or False)
+    finally:
+        if bar is not None:
+            bar.close()
     write_run(res, run_dir, rid=rid, config=str(args.config), overrides=args.overrides,
               extra=None if args.no_figures else _run_figures(res), replace=args.force)
     _note(args, f"wrote {run_dir} in {res.wall_seconds:.1f} s of simulation")
-    _emit(args, res.summary, run_dir)
+    _emit(args, res.summary, run_dir, {"run_id": rid, "overrides": list(args.overrides)})
     return EXIT_OK
 
 
@@ -333,27 +310,39 @@ def _check_replaceable(path: Path, marker: str) -> None:
                       f"(no {marker}); --force will not replace it: choose another path")
 
 
-def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path) -> None:
+def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path,
+          manifest: dict[str, Any]) -> None:
+    """Print a run's summary: as a table, or (``--json``) summary.json plus ``run_dir`` and
+    ``run_id``."""
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "run_dir": str(run_dir),
+                          "run_id": manifest.get("run_id")}, indent=2))
     else:
-        print(format_summary(summary, str(run_dir)))
+        print(format_summary(summary, str(run_dir), manifest.get("overrides")))
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from .commands.sweepdir import is_sweep_dir, show_sweep
     from .experiment.store import read_run
+
+    if is_sweep_dir(args.run_dir):
+        return show_sweep(Path(args.run_dir), args.json, args.all)
 
     run = read_run(args.run_dir)
     if args.json:
         print(json.dumps(run.summary, indent=2))
     else:
-        print(format_summary(run.summary, str(run.path)))
+        print(format_summary(run.summary, str(run.path), run.manifest.get("overrides")))
     return EXIT_OK
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from .commands.sweepdir import is_sweep_dir, plot_sweep
     from .experiment.store import read_run
     from .plots import draw_figures
+
+    if is_sweep_dir(args.run_dir):
+        return plot_sweep(Path(args.run_dir))
 
     run = read_run(args.run_dir)
     paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures")
@@ -381,12 +370,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .commands.sweepdir import is_sweep_dir, reproduce_sweep
     from .experiment.simulate import simulate
     from .experiment.store import file_problems, read_run
     from .model.kernels import kernel_names
     from .model.outcomes import TRIAL_COLUMNS, outputs_sha256
     from .scenario import scenario_from_dict
 
+    if is_sweep_dir(args.run_dir):
+        return reproduce_sweep(Path(args.run_dir), _positive_int(
+            "--workers", limits.MAX_WORKERS)(args.workers) if args.workers else None)
     run = read_run(args.run_dir, verify=False)
     m = run.manifest
     try:
@@ -453,16 +446,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     executor = _executor(args, workers, releases_gil("numpy", _kernel(args)))
     exp = load_experiment(args.config, args.overrides)
     bar = None
-    if not args.quiet and not args.json and sys.stderr.isatty():
-        from tqdm import tqdm
+    if not args.quiet and not args.json:
+        from .commands.progress import Progress
 
-        bar = tqdm(unit="chunk", desc=exp.base.name, leave=False)
+        bar = Progress(0, desc=exp.base.name, unit="chunks")
 
     def progress(done: int, total: int) -> None:
         if bar is not None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+            bar.set_total(total)
+            bar.update(done - bar.done)
 
     _note(args, f"{exp.base.name}: {exp.spec.design} design, {exp.n_points} points x "
                 f"{exp.spec.trials_per_point} trials, seed {exp.seed}, executor "
@@ -484,7 +476,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(format_sweep(summary, path))
+        print(format_sweep(summary, path, list(args.overrides)))
     return EXIT_OK
 
 
@@ -493,19 +485,6 @@ def _sweep_figures(tmp: Path, points: Any, summary: dict[str, Any],
     from .plots import draw_sweep_figures
 
     draw_sweep_figures(points, summary, sens, tmp / "figures")
-
-
-def format_sweep(summary: dict[str, Any], where: Path) -> str:
-    ref = summary["reference"]
-    keys = [p["key"] for p in summary["parameters"]]
-    lines = [f"{summary['name']}: {summary['design']} over {', '.join(keys)}; "
-             f"{summary['points']} points x {summary['trials_per_point']:,} trials, seed "
-             f"{summary['seed']}" + ("" if summary["crn"] else " (independent streams)"),
-             f"results: {where}  (points.parquet, sensitivity.json, figures/)",
-             f"reference (no sweep): P(any base) {ref['any_base']['p']:.3f} "
-             f"[{ref['any_base']['ci_low']:.3f}, {ref['any_base']['ci_high']:.3f}]",
-             f"outputs_sha256: {summary['outputs_sha256']}"]
-    return "\n".join(lines)
 
 
 def _cmd_validate_history(args: argparse.Namespace) -> int:
@@ -531,13 +510,15 @@ def _cmd_validate_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .analysis.history import compare_markdown
-    from .experiment.episodes import compare
+    from .commands.compare import cmd_compare
 
-    trials, seed, workers = _run_options(args)
-    cmp = compare(args.base, args.others, trials=trials, seed=seed, workers=workers)
-    print(json.dumps(cmp, indent=2) if args.json else compare_markdown(cmp))
-    return EXIT_OK
+    return cmd_compare(args, _run_options)
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from .commands.listing import cmd_ls
+
+    return cmd_ls(args)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -549,7 +530,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "bench": _cmd_bench, "show": _cmd_show,
              "plot": _cmd_plot, "validate": _cmd_validate, "reproduce": _cmd_reproduce,
-             "validate-history": _cmd_validate_history, "compare": _cmd_compare}
+             "validate-history": _cmd_validate_history, "compare": _cmd_compare,
+             "ls": _cmd_ls}
 
 
 def _one_line(text: str) -> str:

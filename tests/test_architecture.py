@@ -26,6 +26,7 @@ LAYER = {
     "experiment": "experiment",
     "plots": "plots",
     "cli": "front", "bench": "front", "__main__": "front", "__init__": "front", "app": "front",
+    "commands": "front",
 }
 ALLOWED = {
     "base": {"base"},

@@ -82,9 +82,14 @@ def test_second_identical_run_reuses_the_directory(run_dir):
 
 
 def test_json_prints_only_the_summary(run_dir):
+    """summary.json plus where it is: ``run_dir`` and ``run_id`` (a reused run too)."""
     r = abm("run", BASELINE, "--trials", "600", "--seed", "3", "--out", run_dir, "--json")
     assert r.returncode == 0
-    assert json.loads(r.stdout) == json.loads((run_dir / "summary.json").read_text())
+    out = json.loads(r.stdout)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert out.pop("run_dir") == str(run_dir)
+    assert out.pop("run_id") == manifest["run_id"]
+    assert out == json.loads((run_dir / "summary.json").read_text())
 
 
 def test_show_validate_plot(run_dir, tmp_path):

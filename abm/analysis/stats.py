@@ -18,7 +18,8 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["Z95", "wilson", "mean_ci", "mean_ci_from_sums", "paired_difference",
-           "unpaired_difference", "survival", "km_median"]
+           "newcombe_paired", "newcombe_paired_counts", "unpaired_difference", "survival",
+           "km_median"]
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -119,6 +120,56 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float
         return m, m, m
     half = Z95 * float(d.std(ddof=1)) / np.sqrt(d.size)
     return m, m - half, m + half
+
+
+def newcombe_paired_counts(e: int, f: int, g: int, h: int, level: float = 0.95
+                           ) -> tuple[float, float, float]:
+    """Difference of paired proportions ``p1 - p2 = (f - g) / n`` and its score interval,
+    Newcombe (1998) method 10.
+
+    The 2x2 table of ``n = e + f + g + h`` pairs: ``e`` yes in both, ``f`` yes in the
+    first only, ``g`` yes in the second only, ``h`` in neither. The interval combines the
+    Wilson intervals ``(l1, u1)`` of ``p1 = (e + f) / n`` and ``(l2, u2)`` of
+    ``p2 = (e + g) / n`` with the correlation ``phi`` of the pairs::
+
+        L = d - sqrt((p1 - l1)**2 - 2 phi (p1 - l1)(u2 - p2) + (u2 - p2)**2)
+        U = d + sqrt((p2 - l2)**2 - 2 phi (p2 - l2)(u1 - p1) + (u1 - p1)**2)
+
+    where ``phi = C / sqrt((e+f)(g+h)(e+g)(f+h))`` with ``C = eh - fg - n/2`` if
+    ``eh - fg > n/2``, ``C = eh - fg`` if it is negative, else 0 (Newcombe's correction),
+    and ``phi = 0`` when a margin is empty. Unlike the Wald interval it does not collapse
+    to a point when no pair is discordant. Newcombe, R. G. (1998), Statistics in Medicine
+    17:2635-2650.
+    """
+    e, f, g, h = (int(v) for v in (e, f, g, h))
+    n = e + f + g + h
+    if n == 0:
+        return float("nan"), -1.0, 1.0
+    p1, p2 = (e + f) / n, (e + g) / n
+    l1, u1 = wilson(e + f, n, level)
+    l2, u2 = wilson(e + g, n, level)
+    denom = float(e + f) * (g + h) * (e + g) * (f + h)
+    a = e * h - f * g
+    c = a - n / 2 if a > n / 2 else (a if a < 0 else 0.0)
+    phi = c / math.sqrt(denom) if denom > 0 else 0.0
+    d = p1 - p2
+    low = d - math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2)
+                            + (u2 - p2) ** 2, 0.0))
+    high = d + math.sqrt(max((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1)
+                             + (u1 - p1) ** 2, 0.0))
+    return d, max(low, -1.0), min(high, 1.0)
+
+
+def newcombe_paired(a: np.ndarray, b: np.ndarray, level: float = 0.95
+                    ) -> tuple[float, float, float]:
+    """``mean(b) - mean(a)`` of paired indicators and its Newcombe (1998, method 10)
+    score interval (:func:`newcombe_paired_counts` with ``b`` as the first sample)."""
+    a = np.asarray(a, dtype=bool)
+    b = np.asarray(b, dtype=bool)
+    e = int(np.sum(a & b))
+    f = int(np.sum(b & ~a))
+    g = int(np.sum(a & ~b))
+    return newcombe_paired_counts(e, f, g, a.size - e - f - g, level)
 
 
 def unpaired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:

@@ -174,6 +174,8 @@ def simulate(
         Trials per unit of work, rounded up to whole blocks of ``BLOCK_SIZE``.
     progress : bool or callable
         ``True`` shows a tqdm bar on stderr; a callable receives trials done per chunk.
+        With either, chunks are at most 1/50 of the run (one block of ``BLOCK_SIZE``
+        trials for a run of up to 50 blocks), so that progress moves.
 
     Returns
     -------
@@ -224,6 +226,10 @@ def simulate(
     per_chunk = max(1, math.ceil(chunk_trials / BLOCK_SIZE))
     if workers > 1:
         per_chunk = min(per_chunk, max(1, math.ceil(n_blocks / (2 * workers))))
+    if progress:
+        # progress moves in blocks of trials, not in chunks of 16: about 50 steps, at
+        # most one block each for a run of up to 50 blocks (chunking never changes results)
+        per_chunk = min(per_chunk, max(1, math.ceil(n_blocks / 50)))
     tasks = _chunks(n_blocks, per_chunk)
 
     started = datetime.now(UTC)

@@ -1,0 +1,105 @@
+"""Console tables of a run's and a sweep's summary (what ``abm run``/``show`` print)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..analysis.formats import fmt_num_ci, fmt_prob, fmt_prob_ci, shorten
+
+__all__ = ["overrides_text", "titled", "format_summary", "format_sweep"]
+
+
+def overrides_text(overrides: Sequence[str] | None, width: int = 70) -> str:
+    """``[russia.pressure=0.3, ...]`` (shortened if long), or empty without overrides."""
+    if not overrides:
+        return ""
+    return f" [{shorten(', '.join(str(o).strip() for o in overrides), width)}]"
+
+
+def titled(name: str, overrides: Sequence[str] | None) -> str:
+    """A scenario's name with its ``--set`` overrides, as every header shows it."""
+    return f"{name}{overrides_text(overrides)}"
+
+
+def _med(v: Any) -> str:
+    return "-" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+
+
+def _pair(v: Any) -> tuple[float, float] | None:
+    return (float(v[0]), float(v[1])) if isinstance(v, list | tuple) and len(v) == 2 else None
+
+
+def format_summary(summary: dict[str, Any], where: str | None = None,
+                   overrides: Sequence[str] | None = None) -> str:
+    """The summary as plain-text tables: P(base) with medians and final willingness, then
+    vetoes, closures, months hosted and incidents, every estimate with its 95% interval."""
+    s = summary
+    lines = [
+        f"{titled(s['name'], overrides)}: {s['trials']:,} trials, {s['horizon_months']} "
+        f"months, seed {s['seed']}, engine {s['engine']}",
+    ]
+    if where:
+        lines.append(f"results: {where}")
+    lines.append("P(base) is the probability that the US obtains a base within the horizon; "
+                 "[95% interval] (Wilson for probabilities, normal for means).")
+    rows1, rows2 = [], []
+    for sid, st in s["states"].items():
+        fw = st["final_willingness"]
+        fw_ci = _pair(fw.get("mean_ci"))
+        fw_txt = (fmt_num_ci(fw["mean"], *fw_ci, decimals=3) if fw_ci
+                  else f"{fw['mean']:.3f}") + f" ({fw['q05']:.2f}-{fw['q95']:.2f})"
+        rows1.append([sid, fmt_prob_ci(st["p_base"], st["ci_low"], st["ci_high"]),
+                      _med(st.get("median_first_base_month")),
+                      _med(st.get("median_first_base_month_given_base")), fw_txt])
+        veto, closed = _pair(st.get("p_veto_ci")), _pair(st.get("p_closed_ci"))
+        mh, mi = _pair(st.get("mean_months_hosted_ci")), _pair(st.get("mean_incidents_ci"))
+        rows2.append([sid,
+                      fmt_prob_ci(st["p_veto"], *veto) if veto else fmt_prob(st["p_veto"]),
+                      fmt_prob_ci(st["p_closed"], *closed) if closed
+                      else fmt_prob(st["p_closed"]),
+                      fmt_num_ci(st["mean_months_hosted"], *mh) if mh
+                      else f"{st['mean_months_hosted']:.2f}",
+                      fmt_num_ci(st["mean_incidents"], *mi) if mi
+                      else f"{st['mean_incidents']:.2f}"])
+    a = s["any_base"]
+    rows1.append(["any", fmt_prob_ci(a["p"], a["ci_low"], a["ci_high"]),
+                  _med(a.get("median_first_month")), "", ""])
+    lines += _table(["state", "P(base) [95% CI]", "median 1st", "median 1st | base",
+                     "final w mean [95% CI] (5-95%)"], rows1, right=(2, 3))
+    lines.append("median 1st: Kaplan-Meier median month of the first base ('-' unless "
+                 "P(base) >= 0.5); | base: median month among trials with a base.")
+    lines += _table(["state", "P(veto) [95% CI]", "P(closed) [95% CI]",
+                     "months hosted [95% CI]", "incidents [95% CI]"], rows2)
+    lines.append(f"outputs_sha256: {s['outputs_sha256']}")
+    return "\n".join(lines)
+
+
+def _table(head: list[str], rows: list[list[str]], right: tuple[int, ...] = ()) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+    out = [line(head)]
+    out.append("-" * len(out[0]))
+    out += [line(r) for r in rows]
+    return out
+
+
+def format_sweep(summary: dict[str, Any], where: Path | str,
+                 overrides: Sequence[str] | None = None) -> str:
+    """The sweep's header: design, parameters, points, the reference's P(any base)."""
+    ref = summary["reference"]
+    a = ref["any_base"]
+    keys = [p["key"] for p in summary["parameters"]]
+    lines = [f"{titled(summary['name'], overrides)}: {summary['design']} over "
+             f"{', '.join(keys)}; {summary['points']} points x "
+             f"{summary['trials_per_point']:,} trials, seed {summary['seed']}"
+             + ("" if summary["crn"] else " (independent streams)"),
+             f"results: {where}  (points.parquet, sensitivity.json, figures/)",
+             f"reference (no sweep): P(any base) "
+             f"{fmt_prob_ci(a['p'], a['ci_low'], a['ci_high'])}",
+             f"outputs_sha256: {summary['outputs_sha256']}"]
+    return "\n".join(lines)

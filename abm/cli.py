@@ -188,6 +188,14 @@ def _parser() -> _Parser:
     b.add_argument("--quick", action="store_true", help="smaller sizes; under a minute")
     b.add_argument("--out", help="write the results JSON to this file")
 
+    ap = sub.add_parser("app", help="explore scenarios in the browser (a local web app)")
+    ap.add_argument("config", nargs="?", help="scenario to show first (default: the first of "
+                    "experiments/)")
+    ap.add_argument("--port", type=str, default="8521", help="port (default 8521)")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                    "127.0.0.1, this machine only)")
+    ap.add_argument("--experiments", default="experiments", help="folder of scenarios offered")
+
     rp = sub.add_parser("reproduce", help="re-run a run or sweep from its manifest and compare "
                         "outputs_sha256")
     rp.add_argument("run_dir")
@@ -528,10 +536,25 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                        *(["--out", args.out] if args.out else [])])
 
 
+def _cmd_app(args: argparse.Namespace) -> int:
+    port = _positive_int("--port", 65535)(args.port)
+    if args.config is not None:
+        from .config import load_scenario
+
+        load_scenario(args.config)  # a bad file is refused here, before the server starts
+    try:
+        from .app import serve
+    except ImportError as exc:  # the app's dependencies are optional for the library
+        raise ConfigError("app", "", str(exc), "the app needs Solara: pip install -e "
+                          "'.[app]'") from None
+    serve(args.config, host=args.host, port=port, experiments=args.experiments)
+    return EXIT_OK
+
+
 _COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "bench": _cmd_bench, "show": _cmd_show,
              "plot": _cmd_plot, "validate": _cmd_validate, "reproduce": _cmd_reproduce,
              "validate-history": _cmd_validate_history, "compare": _cmd_compare,
-             "ls": _cmd_ls}
+             "ls": _cmd_ls, "app": _cmd_app}
 
 
 def _one_line(text: str) -> str:

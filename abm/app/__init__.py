@@ -1,0 +1,29 @@
+"""``abm app``: a local browser explorer for scenarios (Solara).
+
+Pick a scenario, move its drivers, the CSTO rule and each state's main attributes, run N
+trials with one click, and read P(base) with intervals, fan charts of willingness, the
+survival of time to first base and the paired difference from the unchanged scenario;
+step one trial's Mesa model month by month; save the edited scenario as TOML or a run
+as a results directory.
+
+The page logic that does not need a browser lives in :mod:`abm.app.logic` (tested
+directly); :mod:`abm.app.figures` draws the charts; :mod:`abm.app.page` is the Solara
+page; :mod:`abm.app.server` serves it on loopback. Only this package imports Solara.
+
+The rest of :mod:`abm` is used through these names only: ``abm.load_scenario``,
+``abm.scenario_from_dict``, ``abm.simulate``, ``abm.ConfigError``,
+``abm.config.schema``, ``abm.mesa_engine.model_for_trial``, ``abm.results.write_run``
+and ``abm.results.run_id``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["serve"]
+
+
+def serve(config: str | None = None, *, host: str = "127.0.0.1", port: int = 8521,
+          experiments: str = "experiments") -> None:
+    """Serve the explorer on ``http://host:port`` until interrupted (see :mod:`.server`)."""
+    from .server import serve as _serve
+
+    _serve(config, host=host, port=port, experiments=experiments)

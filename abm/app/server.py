@@ -1,0 +1,50 @@
+"""Serve the explorer page with Solara's Starlette app under uvicorn, on loopback.
+
+Solara loads its JavaScript and CSS from ``/_solara/cdn/...``; with the ``solara-assets``
+package installed (pinned in ``pyproject.toml``) every one of those files is served from
+the package, so the page works with no internet. Telemetry is switched off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+
+__all__ = ["serve", "DEFAULT_HOST", "DEFAULT_PORT", "prepare_environment"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8521
+
+
+def prepare_environment(config: str | None, experiments: str) -> None:
+    """Environment the page module and Solara read at import (call before importing them)."""
+    os.environ["SOLARA_APP"] = "abm.app.page"
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")
+    os.environ.setdefault("SOLARA_SESSION_HTTPS_ONLY", "false")
+    os.environ["ABM_APP_EXPERIMENTS"] = str(Path(experiments).resolve())
+    if config:
+        os.environ["ABM_APP_CONFIG"] = str(Path(config))
+    else:
+        os.environ.pop("ABM_APP_CONFIG", None)
+
+
+def serve(config: str | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          experiments: str = "experiments") -> None:
+    """Serve until interrupted; prints the address first (flushed) on stdout."""
+    prepare_environment(config, experiments)
+    import uvicorn
+    from solara.server import settings
+
+    settings.main.mode = "production"
+    settings.telemetry.mixpanel_enable = False
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none")
+    from solara.server.starlette import app
+
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"abm app: serving on http://{url_host}:{port}/ (Ctrl-C to stop)", flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"abm app: listening on {host}: anyone who can reach this address can run "
+              "and save scenarios here", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -307,7 +307,8 @@ def SaveView(path: Path, scenario: Any, edits: dict[str, Any], outcome: L.Outcom
             with solara.Column(style={"width": "220px"}):
                 solara.InputText("scenario name", value=name, dense=True)
             with solara.Column(style={"flex": "1 1 auto"}):
-                solara.InputText("file", value=target, dense=True)
+                solara.InputText("file", value=target, dense=True,
+                                 classes=["abm-save-file"])
             solara.Button("save as scenario", on_click=save, color="primary", outlined=True,
                           classes=["abm-save-scenario"])
             solara.Button("run and save", on_click=run_save, color="primary",

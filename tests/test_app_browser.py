@@ -33,6 +33,7 @@ if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
 pytest.importorskip("solara", reason="the app extra is not installed: pip install -e '.[app]'")
 webdriver = pytest.importorskip("selenium.webdriver",
                                 reason="selenium is not installed: pip install -e '.[test]'")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -104,7 +105,8 @@ def browser(server):
 
 
 def _until(d, cond, timeout: float = WAIT):
-    return WebDriverWait(d, timeout, poll_frequency=0.3).until(cond)
+    return WebDriverWait(d, timeout, poll_frequency=0.3,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(cond)
 
 
 def _input(d, cls: str):
@@ -136,8 +138,9 @@ def _click(d, css: str) -> None:
 
 
 def _run_attr(d, name: str) -> str | None:
-    els = d.find_elements(By.CSS_SELECTOR, "#abm-run")
-    return els[0].get_attribute(f"data-{name}") if els else None
+    return d.execute_script(
+        "const e = document.querySelector('#abm-run'); return e ? e.dataset[arguments[0]] : null;",
+        name)
 
 
 def _wait_run(d, scenario) -> None:
@@ -147,14 +150,13 @@ def _wait_run(d, scenario) -> None:
 
 
 def _shown(d) -> dict[str, tuple[float, str, float]]:
-    """Per state: P(base) in full (data-p), as displayed, and the paired difference."""
-    out = {}
-    for row in d.find_elements(By.CSS_SELECTOR, "#abm-pbase tr[data-state]"):
-        p = row.find_element(By.CSS_SELECTOR, ".abm-p")
-        dd = row.find_element(By.CSS_SELECTOR, ".abm-d")
-        out[row.get_attribute("data-state")] = (float(p.get_attribute("data-p")), p.text,
-                                                float(dd.get_attribute("data-d")))
-    return out
+    """Per state: P(base) in full (data-p), as displayed, and the paired difference (read
+    in one script, so a re-render cannot interleave)."""
+    rows = d.execute_script(
+        "return Array.from(document.querySelectorAll('#abm-pbase tr[data-state]')).map(r => "
+        "[r.dataset.state, r.querySelector('.abm-p').dataset.p, "
+        "r.querySelector('.abm-p').textContent.trim(), r.querySelector('.abm-d').dataset.d]);")
+    return {sid: (float(p), text, float(delta)) for sid, p, text, delta in rows}
 
 
 def _settings(d, trials: int, seed: int) -> None:
@@ -228,10 +230,12 @@ def test_mesa_model_steps_month_by_month(browser):
            .get_attribute("data-month") == "1")
     model = model_for_trial(edited, 0, 7)
     model.step()
+    shown = browser.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll("
+        "'#abm-mesa-states tr[data-state]')).map(r => [r.dataset.state, "
+        "r.querySelector('.abm-w').dataset.w]));")
     for a in model.states:
-        cell = browser.find_element(By.CSS_SELECTOR,
-                                    f"#abm-mesa-states tr[data-state='{a.id}'] .abm-w")
-        assert float(cell.get_attribute("data-w")) == a.w
+        assert float(shown[a.id]) == a.w
 
 
 def test_bad_values_show_a_clear_message(browser):

@@ -539,7 +539,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_app(args: argparse.Namespace) -> int:
     port = _positive_int("--port", 65535)(args.port)
     if args.config is not None:
-        from .config import load_scenario
+        from .scenario import load_scenario
 
         load_scenario(args.config)  # a bad file is refused here, before the server starts
     try:

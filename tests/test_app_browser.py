@@ -221,7 +221,7 @@ def test_an_input_change_reruns_with_paired_differences(browser):
 
 
 def test_mesa_model_steps_month_by_month(browser):
-    from abm.mesa_engine import model_for_trial
+    from abm.model.mesa_engine import model_for_trial
 
     base = abm.load_scenario(BASELINE)
     edited = L.build_scenario(base, {"states.UZB.legal_bar": 0}, trials=2000, seed=7)
@@ -276,7 +276,7 @@ def test_save_as_scenario_reproduces_the_page(browser, tmp_path):
 
 
 def test_run_and_save_writes_a_results_directory(server, browser):
-    from abm.results import read_run
+    from abm.experiment.store import read_run
 
     _click(browser, ".abm-run-save")
     _until(browser, lambda d: list(Path(server["results"]).glob("*/*/manifest.json")))

@@ -11,8 +11,8 @@ import pytest
 
 import abm
 from abm.app import logic as L
-from abm.config import schema
-from abm.history import compare
+from abm.experiment.episodes import compare
+from abm.scenario.schema import schema
 from tests.conftest import BASELINE, ROOT
 
 pytest.importorskip("solara")
@@ -53,7 +53,7 @@ def test_values_round_trip_and_only_changes_count(base):
     ("states.UZB.legal_bar", "abc",
      "page: states.UZB.legal_bar = 'abc': must be a number in [0, 1]"),
     ("russia.pressure", "-0.1", "page: russia.pressure = -0.1: must be a number in [0, 1]"),
-    ("russia.pressure", "[[0, 0.5], [99, 0.1]]", "month must lie in [0, horizon_months=36]"),
+    ("russia.pressure", "[[0, 0.5], [-1, 0.1]]", "russia.pressure[1] = [-1, 0.1]: month must lie"),
     ("csto.consent_rule", "maybe", "csto.consent_rule = 'maybe': must be true or false"),
 ])
 def test_bad_values_give_the_project_message(base, key, text, message):
@@ -123,13 +123,14 @@ def test_saved_scenario_extends_the_original_and_reproduces(base, tmp_path):
 
 
 def test_run_and_save_writes_a_results_directory(base, tmp_path):
-    from abm.results import read_run
+    from abm.experiment.store import read_run
 
     edits = {"russia.veto_strength": 0.2}
     sc = L.build_scenario(base, edits, trials=1000, seed=3)
     out = L.run(L.build_scenario(base, {}, trials=1000, seed=3), sc, 1000, 3)
     d, wrote = L.run_and_save(out.result, tmp_path, config=BASELINE, edits=edits)
     assert wrote and (d / "manifest.json").is_file()
+    assert list((d / "figures").glob("*.png"))  # drawn into the run, as `abm run` does
     run = read_run(d)
     assert run.summary["outputs_sha256"] == out.result.outputs_sha256
     assert run.manifest["overrides"] == ["russia.veto_strength=0.2"]

@@ -10,10 +10,14 @@ The page logic that does not need a browser lives in :mod:`abm.app.logic` (teste
 directly); :mod:`abm.app.figures` draws the charts; :mod:`abm.app.page` is the Solara
 page; :mod:`abm.app.server` serves it on loopback. Only this package imports Solara.
 
-The rest of :mod:`abm` is used through these names only: ``abm.load_scenario``,
-``abm.scenario_from_dict``, ``abm.simulate``, ``abm.ConfigError``,
-``abm.config.schema``, ``abm.mesa_engine.model_for_trial``, ``abm.results.write_run``
-and ``abm.results.run_id``.
+It sits in the front layer with the command line (``docs/architecture.md``): nothing
+else in :mod:`abm` imports it. The rest of the package is used through these names only:
+``abm.errors.ConfigError``, ``abm.scenario.load_scenario``,
+``abm.scenario.scenario_from_dict``, ``abm.scenario.schema.schema``,
+``abm.experiment.simulate.simulate``, ``abm.analysis.stats.paired_difference``,
+``abm.analysis.history.based``, ``abm.model.mesa_engine.model_for_trial``,
+``abm.experiment.store.run_id`` and ``write_run``, and ``abm.plots.draw_figures`` (the
+figures of a saved run, drawn into its directory as ``abm run`` does).
 """
 
 from __future__ import annotations

@@ -30,8 +30,11 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from abm import ConfigError, load_scenario, scenario_from_dict
-from abm.config import schema
+from abm.analysis.history import based as _based
+from abm.analysis.stats import paired_difference
+from abm.errors import ConfigError
+from abm.scenario import load_scenario, scenario_from_dict
+from abm.scenario.schema import schema
 
 __all__ = [
     "Control",
@@ -62,9 +65,6 @@ DEFAULT_TRIALS = 10_000
 MAX_TRIALS = 1_000_000
 #: The ``source`` of every message about a value typed on the page.
 SOURCE = "page"
-#: 95% two-sided normal quantile (as ``abm.history`` uses for paired intervals).
-Z95 = 1.959963984540054
-
 #: The drivers shown, in order: (table, key).
 DRIVERS = (
     ("russia", "pressure"),
@@ -180,7 +180,7 @@ class Control:
 
 def controls(scenario: Any) -> list[Control]:
     """The page's controls for ``scenario``: drivers, the CSTO rule, each state's main
-    attributes, with kind, range, unit and meaning from :func:`abm.config.schema`."""
+    attributes, with kind, range, unit and meaning from :func:`abm.scenario.schema.schema`."""
     meta = {t: {k: m for k, m, _ in rows} for t, rows in schema().items()}
     out = []
     for table, key in DRIVERS:
@@ -320,7 +320,7 @@ def run(base: Any, scenario: Any, trials: int, seed: int,
     ``progress`` receives the share done in [0, 1]; raising from it stops the run.
     The unchanged scenario's run is cached (a few at a time).
     """
-    from abm import simulate
+    from abm.experiment.simulate import simulate
 
     chunk = _progress_chunk(trials)
     key = (base.sha256(), trials, seed)
@@ -350,17 +350,7 @@ def run(base: Any, scenario: Any, trials: int, seed: int,
 
 def based(result: Any) -> np.ndarray:
     """Per-trial indicator of a base, shape ``(trials, S)``."""
-    S = len(result.scenario.states)
-    return result.table["first_base_month"].notna().to_numpy().reshape(-1, S)
-
-
-def _paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    d = b.astype(np.float64) - a.astype(np.float64)
-    m = float(d.mean())
-    if d.size < 2:
-        return m, m, m
-    half = Z95 * float(d.std(ddof=1)) / math.sqrt(d.size)
-    return m, m - half, m + half
+    return _based(result.table, len(result.scenario.states))
 
 
 def paired_rows(base: Any, result: Any) -> list[dict[str, Any]]:
@@ -370,13 +360,13 @@ def paired_rows(base: Any, result: Any) -> list[dict[str, Any]]:
     rows = []
     for i, sid in enumerate(result.scenario.state_ids):
         st = result.summary["states"][sid]
-        d, lo, hi = _paired(gb[:, i], g[:, i])
+        d, lo, hi = paired_difference(gb[:, i], g[:, i])
         rows.append({"state": sid, "name": st["name"], "p_base": st["p_base"],
                      "ci_low": st["ci_low"], "ci_high": st["ci_high"],
                      "p_base0": base.summary["states"][sid]["p_base"],
                      "delta": d, "d_low": lo, "d_high": hi})
     a = result.summary["any_base"]
-    d, lo, hi = _paired(gb.any(axis=1), g.any(axis=1))
+    d, lo, hi = paired_difference(gb.any(axis=1), g.any(axis=1))
     rows.append({"state": "any", "name": "any state", "p_base": a["p"],
                  "ci_low": a["ci_low"], "ci_high": a["ci_high"],
                  "p_base0": base.summary["any_base"]["p"], "delta": d, "d_low": lo,
@@ -483,12 +473,15 @@ def run_and_save(result: Any, results_root: str | Path, *, config: str | Path,
     original file as ``config`` and the edits as ``--set`` overrides. Returns the path and
     whether it was written (False: that run was there already, same id, same numbers).
     """
-    from abm.results import run_id, write_run
+    from abm.experiment.store import run_id, write_run
+    from abm.plots import draw_figures
 
     rid = run_id(result.scenario.sha256(), result.trials, result.seed, result.engine,
                  result.horizon)
     run_dir = Path(results_root) / result.scenario.name / rid
     if (run_dir / "manifest.json").is_file():
         return run_dir, False
-    write_run(result, run_dir, rid=rid, config=str(config), overrides=overrides(edits))
+    write_run(result, run_dir, rid=rid, config=str(config), overrides=overrides(edits),
+              extra=lambda tmp: draw_figures(result.table, result.months, result.summary,
+                                             tmp / "figures"))
     return run_dir, True

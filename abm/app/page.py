@@ -17,7 +17,8 @@ from typing import Any
 import solara
 import solara.lab
 
-from abm import ConfigError, load_scenario
+from abm.errors import ConfigError
+from abm.scenario import load_scenario
 
 from . import figures as F
 from . import logic as L
@@ -197,7 +198,7 @@ def _states_html(model: Any) -> str:
 @solara.component
 def MesaView(scenario: Any) -> None:
     """One trial's Mesa model, stepped month by month."""
-    from abm.mesa_engine import model_for_trial
+    from abm.model.mesa_engine import model_for_trial
 
     trial_text = solara.use_reactive("0")
     tick = solara.use_reactive(0)

@@ -48,6 +48,30 @@ def _fmt_d(x: float) -> str:
 
 
 @solara.component
+def TextField(label: str, value: Any, on_value: Any = None, *, error: bool = False,
+              classes: list[str] | None = None, style: dict[str, str] | None = None) -> Any:
+    """A text field whose value reaches the server on Enter or when it loses focus.
+
+    ``solara.InputText`` binds ``v_model``, so every keystroke is sent to the server and
+    the value it echoes back can overwrite characters typed in the meantime (fast typing
+    lost all but the first character). This field shows ``value`` as a plain prop and
+    listens only to Vuetify's ``change`` event (Enter, or blur after an edit), so what is
+    typed stays in the browser until it is committed; a new value from the server (a
+    slider, "reset all values") still replaces it.
+    """
+    reactive = solara.use_reactive(value, on_value)
+    el = solara.v.TextField(label=label, value=reactive.value, error=error, dense=True,
+                            hide_details="auto", class_=" ".join(classes or []),
+                            style_=";".join(f"{k}:{v}" for k, v in (style or {}).items()))
+
+    def commit(widget: Any, event: str, data: Any) -> None:
+        reactive.set("" if data is None else str(data))
+
+    solara.v.use_event(el, "change", commit)
+    return el
+
+
+@solara.component
 def ControlInput(c: L.Control, text: str, original: str, on_text: Any,
                  error: str | None) -> None:
     """One key: a slider (or switch) and a text field holding its TOML value."""
@@ -75,9 +99,8 @@ def ControlInput(c: L.Control, text: str, original: str, on_text: Any,
                                        on_value=lambda v: _slid(v, float(value), c, on_text))
             with solara.Column(style={"flex": "0 0 auto",
                                       "width": "110px" if is_number or error else "100%"}):
-                solara.InputText("", value=text, on_value=on_text, dense=True,
-                                 error=bool(error), classes=[f"abm-input-{c.key}"],
-                                 style={"font-size": "13px"})
+                TextField("", value=text, on_value=on_text, error=bool(error),
+                          classes=[f"abm-input-{c.key}"], style={"font-size": "13px"})
         if c.kind == "schedule" and isinstance(value, list):
             solara.HTML(tag="div", unsafe_innerHTML=(
                 "<span style='color:#666;font-size:11px'>a schedule [[month, value], ...]: "
@@ -236,7 +259,7 @@ def MesaView(scenario: Any) -> None:
                      classes=["abm-mesa"]):
         with solara.Row(style={"align-items": "center"}):
             with solara.Column(style={"width": "110px"}):
-                solara.InputText("trial", value=trial_text, dense=True)
+                TextField("trial", value=trial_text, classes=["abm-trial"])
             solara.Button("step 1 month", on_click=lambda: step(1), outlined=True,
                           classes=["abm-step"])
             solara.Button("step 12", on_click=lambda: step(12), outlined=True)
@@ -306,10 +329,9 @@ def SaveView(path: Path, scenario: Any, edits: dict[str, Any], outcome: L.Outcom
     with solara.Card("Save", margin=0, classes=["abm-save"]):
         with solara.Row(style={"align-items": "center"}):
             with solara.Column(style={"width": "220px"}):
-                solara.InputText("scenario name", value=name, dense=True)
+                TextField("scenario name", value=name, classes=["abm-save-name"])
             with solara.Column(style={"flex": "1 1 auto"}):
-                solara.InputText("file", value=target, dense=True,
-                                 classes=["abm-save-file"])
+                TextField("file", value=target, classes=["abm-save-file"])
             solara.Button("save as scenario", on_click=save, color="primary", outlined=True,
                           classes=["abm-save-scenario"])
             solara.Button("run and save", on_click=run_save, color="primary",
@@ -398,13 +420,13 @@ def ScenarioEditor(path: Path, base: Any, files: list[str], choice: Any) -> None
             solara.Select("scenario", values=files, value=choice, classes=["abm-select"])
             with solara.Row(style={"align-items": "center"}):
                 with solara.Column(style={"width": "100px"}):
-                    solara.InputText("trials", value=trials_text, dense=True,
-                                     error=bool(error and error.key == "trials"),
-                                     classes=["abm-trials"])
+                    TextField("trials", value=trials_text,
+                              error=bool(error and error.key == "trials"),
+                              classes=["abm-trials"])
                 with solara.Column(style={"width": "110px"}):
-                    solara.InputText("seed", value=seed_text, dense=True,
-                                     error=bool(error and error.key == "seed"),
-                                     classes=["abm-seed"])
+                    TextField("seed", value=seed_text,
+                              error=bool(error and error.key == "seed"),
+                              classes=["abm-seed"])
                 solara.Button("run", on_click=lambda: clicks.set(clicks.value + 1),
                               color="primary", disabled=scenario is None,
                               classes=["abm-run"])

@@ -194,7 +194,10 @@ def _parser() -> _Parser:
     ap.add_argument("--port", type=str, default="8521", help="port (default 8521)")
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
                     "127.0.0.1, this machine only)")
-    ap.add_argument("--experiments", default="experiments", help="folder of scenarios offered")
+    ap.add_argument("--experiments", default="experiments", help="folder of scenarios offered "
+                    "and where edited ones are saved (default experiments)")
+    ap.add_argument("--results", default="results", help="where runs are saved (default "
+                    "results)")
 
     rp = sub.add_parser("reproduce", help="re-run a run or sweep from its manifest and compare "
                         "outputs_sha256")
@@ -547,7 +550,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
     except ImportError as exc:  # the app's dependencies are optional for the library
         raise ConfigError("app", "", str(exc), "the app needs Solara: pip install -e "
                           "'.[app]'") from None
-    serve(args.config, host=args.host, port=port, experiments=args.experiments)
+    serve(args.config, host=args.host, port=port, experiments=args.experiments,
+          results=args.results)
     return EXIT_OK
 
 

@@ -1,7 +1,9 @@
 """``abm app`` in a real headless Chromium (Debian's chromium + chromedriver, Selenium).
 
 One server (a subprocess on a free loopback port) and one browser serve the whole module;
-every wait is on a condition with a generous timeout, never on time.
+every wait is on a condition with a generous timeout, never on time. The server offers a
+copy of experiments/ in a temporary folder and saves there and into a temporary results
+root: nothing is written into the repository.
 """
 
 from __future__ import annotations
@@ -52,10 +54,13 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     port = _free_port()
     results = tmp_path_factory.mktemp("app-results")
-    env = {**os.environ, "ABM_APP_RESULTS": str(results)}
+    experiments = tmp_path_factory.mktemp("app-experiments")
+    for f in (ROOT / "experiments").glob("*.toml"):  # `extends` paths are relative
+        shutil.copy(f, experiments / f.name)
     log = open(tmp_path_factory.mktemp("app-log") / "server.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "abm", "app", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "abm", "app", "--port", str(port),
+                             "--experiments", str(experiments), "--results", str(results)],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + WAIT
@@ -72,7 +77,8 @@ def server(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail("abm app did not answer")
             time.sleep(0.5)
-        yield {"url": url, "port": port, "pid": proc.pid, "results": results, "log": log}
+        yield {"url": url, "port": port, "pid": proc.pid, "results": results, "log": log,
+               "experiments": experiments}
     finally:
         proc.terminate()
         try:
@@ -249,24 +255,26 @@ def test_bad_values_show_a_clear_message(browser):
     _until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, ".abm-error"))
 
 
-def test_save_as_scenario_reproduces_the_page(browser, tmp_path):
+def test_save_as_scenario_reproduces_the_page(server, browser):
     base = abm.load_scenario(BASELINE)
     edited = L.build_scenario(base, {"states.UZB.legal_bar": 0}, trials=2000, seed=7)
     _wait_run(browser, edited)
     shown = _shown(browser)
-    # saved beside the original (in experiments/), then removed
-    target = ROOT / "experiments" / f"app_test_{os.getpid()}.toml"
-    try:
-        _type(browser, "abm-save-file", str(target))
-        _click(browser, ".abm-save-scenario")
-        _until(browser, lambda d: target.is_file() and d.find_elements(By.CSS_SELECTOR,
-                                                                       ".abm-saved"))
-        saved = abm.load_scenario(target)
-        res = abm.simulate(saved)
-        for sid, st in res.summary["states"].items():
-            assert shown[sid][0] == st["p_base"]
-    finally:
-        target.unlink(missing_ok=True)
+    before = sorted(p.name for p in (ROOT / "experiments").iterdir())
+    # offered by default in the app's --experiments folder (here a temporary copy)
+    folder = Path(server["experiments"])
+    assert _input(browser, "abm-save-file").get_attribute("value") == str(
+        folder / "baseline_2021_edited.toml")
+    target = folder / "app_test.toml"
+    _type(browser, "abm-save-file", str(target))
+    _click(browser, ".abm-save-scenario")
+    _until(browser, lambda d: target.is_file() and d.find_elements(By.CSS_SELECTOR,
+                                                                   ".abm-saved"))
+    saved = abm.load_scenario(target)
+    res = abm.simulate(saved)
+    for sid, st in res.summary["states"].items():
+        assert shown[sid][0] == st["p_base"]
+    assert sorted(p.name for p in (ROOT / "experiments").iterdir()) == before
 
 
 def test_run_and_save_writes_a_results_directory(server, browser):
@@ -296,7 +304,24 @@ def test_server_listens_on_loopback_only(server):
 
 
 def _save_screenshot(d) -> None:
+    """The page from its top (Solara scrolls an inner element, not the window)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    d.execute_script("window.scrollTo(0, 0); document.querySelectorAll('.abm-controls')"
-                     ".forEach(e => { e.scrollTop = 0; });")
+    top = ("window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => "
+           "{ if (e.scrollTop) e.scrollTop = 0; });")
+    d.execute_script(top)
+    _until(d, lambda d: d.execute_script(
+        "return Array.from(document.querySelectorAll('*')).every(e => !e.scrollTop) "
+        "&& window.scrollY === 0;"))
     d.save_screenshot(str(ARTIFACTS / "app.png"))
+
+
+def test_the_page_fits_the_window_and_nothing_covers_it(browser):
+    """No horizontal scrolling at 1500 px, and no Solara badge over the charts."""
+    wide = browser.execute_script(
+        "return Array.from(document.querySelectorAll('*')).filter(e => "
+        "e.scrollWidth > e.clientWidth + 1 && "
+        "['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).map(e => "
+        "[e.className.toString(), e.scrollWidth, e.clientWidth]);")
+    assert wide == [] and browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth;")
+    assert "runs on Solara" not in browser.find_element(By.TAG_NAME, "body").text

@@ -26,8 +26,11 @@ __all__ = ["serve"]
 
 
 def serve(config: str | None = None, *, host: str = "127.0.0.1", port: int = 8521,
-          experiments: str = "experiments") -> None:
-    """Serve the explorer on ``http://host:port`` until interrupted (see :mod:`.server`)."""
+          experiments: str = "experiments", results: str = "results") -> None:
+    """Serve the explorer on ``http://host:port`` until interrupted (see :mod:`.server`).
+
+    ``experiments`` is the folder of scenarios offered and where "save as scenario" writes
+    by default; ``results`` the root of saved runs."""
     from .server import serve as _serve
 
-    _serve(config, host=host, port=port, experiments=experiments)
+    _serve(config, host=host, port=port, experiments=experiments, results=results)

@@ -2,8 +2,9 @@
 
 Which scenario files it offers and where it writes come from the environment the server
 sets (:mod:`abm.app.server`): ``ABM_APP_CONFIG`` (a scenario to show first),
-``ABM_APP_EXPERIMENTS`` (the folder of scenarios, default ``experiments``) and
-``ABM_APP_RESULTS`` (results root, default ``results``).
+``ABM_APP_EXPERIMENTS`` (the folder of scenarios, default ``experiments``; edited scenarios
+are saved there unless another file is typed) and ``ABM_APP_RESULTS`` (results root,
+default ``results``).
 """
 
 from __future__ import annotations
@@ -202,9 +203,10 @@ def _driver_rows(sc: Any, model: Any) -> list[tuple[str, str]]:
 
 def _states_html(model: Any) -> str:
     rows = ["<table id='abm-mesa-states' style='border-collapse:collapse;font-size:12px'>"
-            "<tr style='border-bottom:1px solid #888'><th align='left'>state</th><th>w</th>"
-            "<th>p</th><th>threat</th><th>base</th><th>1st base</th><th>vetoes</th>"
-            "<th>incidents</th></tr>"]
+            "<tr style='border-bottom:1px solid #888'><th align='left'>state</th>"
+            + "".join(f"<th style='padding:0 6px'>{h}</th>"
+                      for h in ("w", "p", "threat", "base", "1st base", "vetoes", "incidents"))
+            + "</tr>"]
     for a in model.states:
         first = "-" if a.first_base_month < 0 else str(a.first_base_month)
         rows.append(f"<tr data-state='{a.id}' style='border-bottom:1px solid #eee'>"
@@ -294,7 +296,8 @@ def MesaView(scenario: Any) -> None:
 def SaveView(path: Path, scenario: Any, edits: dict[str, Any], outcome: L.Outcome | None
              ) -> None:
     name = solara.use_reactive(f"{scenario.name}_edited")
-    target = solara.use_reactive(str(path.with_name(f"{scenario.name}_edited.toml")))
+    folder = Path(_env("ABM_APP_EXPERIMENTS", "experiments") or "experiments")
+    target = solara.use_reactive(str(folder / f"{scenario.name}_edited.toml"))
     message = solara.use_reactive(("", ""))
     busy = solara.use_reactive(False)
 
@@ -444,8 +447,10 @@ def ScenarioEditor(path: Path, base: Any, files: list[str], choice: Any) -> None
                 ControlInput(c, texts.value.get(c.key, originals[c.key]), originals[c.key],
                              lambda t, k=c.key: set_text(k, t), msg)
 
+        # 12px of side padding: solara.Columns draws a Vuetify row with -12px side margins,
+        # which with less padding made the page wider than the window
         with solara.Column(gap="10px", style={"flex": "1 1 auto", "min-width": "0",
-                                              "padding": "6px"}):
+                                              "padding": "6px 12px"}):
             with solara.Card(margin=0, classes=["abm-scenario"]):
                 solara.HTML(tag="div", unsafe_innerHTML=(
                     f"<div id='abm-file' style='font-size:13px'>file <code>{html.escape(str(path))}"

@@ -2,7 +2,10 @@
 
 Solara loads its JavaScript and CSS from ``/_solara/cdn/...``; with the ``solara-assets``
 package installed (pinned in ``pyproject.toml``) every one of those files is served from
-the package, so the page works with no internet. Telemetry is switched off.
+the package, so the page works with no internet. Telemetry is switched off, and so is
+Solara's "This website runs on Solara" badge (``settings.theme.show_banner``, env
+``SOLARA_THEME_SHOW_BANNER``), which is pinned to the window's corner and covered the
+charts beneath it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8521
 
 
-def prepare_environment(config: str | None, experiments: str) -> None:
+def prepare_environment(config: str | None, experiments: str,
+                        results: str = "results") -> None:
     """Environment the page module and Solara read at import (call before importing them)."""
     os.environ["SOLARA_APP"] = "abm.app.page"
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")
     os.environ.setdefault("SOLARA_SESSION_HTTPS_ONLY", "false")
+    os.environ["SOLARA_THEME_SHOW_BANNER"] = "false"
     os.environ["ABM_APP_EXPERIMENTS"] = str(Path(experiments).resolve())
+    os.environ["ABM_APP_RESULTS"] = str(Path(results).resolve())
     if config:
         os.environ["ABM_APP_CONFIG"] = str(Path(config))
     else:
@@ -31,14 +37,15 @@ def prepare_environment(config: str | None, experiments: str) -> None:
 
 
 def serve(config: str | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          experiments: str = "experiments") -> None:
+          experiments: str = "experiments", results: str = "results") -> None:
     """Serve until interrupted; prints the address first (flushed) on stdout."""
-    prepare_environment(config, experiments)
+    prepare_environment(config, experiments, results)
     import uvicorn
     from solara.server import settings
 
     settings.main.mode = "production"
     settings.telemetry.mixpanel_enable = False
+    settings.theme.show_banner = False
     warnings.filterwarnings("ignore", message="Cookies with samesite=none")
     from solara.server.starlette import app
 

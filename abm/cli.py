@@ -189,15 +189,11 @@ def _parser() -> _Parser:
     b.add_argument("--out", help="write the results JSON to this file")
 
     ap = sub.add_parser("app", help="explore scenarios in the browser (a local web app)")
-    ap.add_argument("config", nargs="?", help="scenario to show first (default: the first of "
-                    "experiments/)")
+    ap.add_argument("config", nargs="?", help="scenario to show first (default: the first)")
     ap.add_argument("--port", type=str, default="8521", help="port (default 8521)")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
-                    "127.0.0.1, this machine only)")
-    ap.add_argument("--experiments", default="experiments", help="folder of scenarios offered "
-                    "and where edited ones are saved (default experiments)")
-    ap.add_argument("--results", default="results", help="where runs are saved (default "
-                    "results)")
+    ap.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    ap.add_argument("--experiments", default="experiments", help="scenarios offered and saved")
+    ap.add_argument("--results", default="results", help="where runs are saved")
 
     rp = sub.add_parser("reproduce", help="re-run a run or sweep from its manifest and compare "
                         "outputs_sha256")
@@ -545,11 +541,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
         from .scenario import load_scenario
 
         load_scenario(args.config)  # a bad file is refused here, before the server starts
-    try:
-        from .app import serve
-    except ImportError as exc:  # the app's dependencies are optional for the library
-        raise ConfigError("app", "", str(exc), "the app needs Solara: pip install -e "
-                          "'.[app]'") from None
+    from .app import serve  # light; raises ConfigError if Solara is not installed
+
     serve(args.config, host=args.host, port=port, experiments=args.experiments,
           results=args.results)
     return EXIT_OK

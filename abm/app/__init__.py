@@ -31,6 +31,14 @@ def serve(config: str | None = None, *, host: str = "127.0.0.1", port: int = 852
 
     ``experiments`` is the folder of scenarios offered and where "save as scenario" writes
     by default; ``results`` the root of saved runs."""
+    try:  # the app's dependencies are optional for the library: say so in one line
+        import solara  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        from abm.errors import ConfigError
+
+        raise ConfigError("app", "", str(exc), "the app needs Solara: pip install -e "
+                          "'.[app]'") from None
     from .server import serve as _serve
 
     _serve(config, host=host, port=port, experiments=experiments, results=results)

@@ -14,7 +14,7 @@ It sits in the front layer with the command line (``docs/architecture.md``): not
 else in :mod:`abm` imports it. The rest of the package is used through these names only:
 ``abm.errors.ConfigError``, ``abm.scenario.load_scenario``,
 ``abm.scenario.scenario_from_dict``, ``abm.scenario.schema.schema``,
-``abm.experiment.simulate.simulate``, ``abm.analysis.stats.paired_difference``,
+``abm.experiment.simulate.simulate``, ``abm.analysis.stats.newcombe_paired``,
 ``abm.analysis.history.based``, ``abm.model.mesa_engine.model_for_trial``,
 ``abm.experiment.store.run_id`` and ``write_run``, and ``abm.plots.draw_figures`` (the
 figures of a saved run, drawn into its directory as ``abm run`` does).

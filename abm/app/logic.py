@@ -8,8 +8,8 @@ scenario is the chosen file's resolved scenario with those keys set, validated b
 
 Comparisons use common random numbers, as ``abm compare`` does: the unchanged scenario
 runs with the same seed and trial count, trial ``i`` of both sees the same draws, and the
-difference in P(base) is the mean of the per-trial differences with its 95% normal
-interval.
+difference in P(base) is the mean of the per-trial differences with Newcombe's paired
+score interval (95%), the interval ``abm compare`` reports.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 import tomli_w
 
 from abm.analysis.history import based as _based
-from abm.analysis.stats import paired_difference
+from abm.analysis.stats import newcombe_paired
 from abm.errors import ConfigError
 from abm.scenario import load_scenario, scenario_from_dict
 from abm.scenario.schema import schema
@@ -360,13 +360,13 @@ def paired_rows(base: Any, result: Any) -> list[dict[str, Any]]:
     rows = []
     for i, sid in enumerate(result.scenario.state_ids):
         st = result.summary["states"][sid]
-        d, lo, hi = paired_difference(gb[:, i], g[:, i])
+        d, lo, hi = newcombe_paired(gb[:, i], g[:, i])
         rows.append({"state": sid, "name": st["name"], "p_base": st["p_base"],
                      "ci_low": st["ci_low"], "ci_high": st["ci_high"],
                      "p_base0": base.summary["states"][sid]["p_base"],
                      "delta": d, "d_low": lo, "d_high": hi})
     a = result.summary["any_base"]
-    d, lo, hi = paired_difference(gb.any(axis=1), g.any(axis=1))
+    d, lo, hi = newcombe_paired(gb.any(axis=1), g.any(axis=1))
     rows.append({"state": "any", "name": "any state", "p_base": a["p"],
                  "ci_low": a["ci_low"], "ci_high": a["ci_high"],
                  "p_base0": base.summary["any_base"]["p"], "delta": d, "d_low": lo,

@@ -18,7 +18,7 @@ from typing import Any
 import solara
 import solara.lab
 
-from abm.errors import ConfigError
+from abm.errors import ConfigError, display_path
 from abm.scenario import load_scenario
 
 from . import figures as F
@@ -495,7 +495,9 @@ _LEFT = {"flex": "0 0 390px", "width": "390px", "max-height": "calc(100vh - 16px
 
 @solara.component
 def Page() -> None:
-    files = solara.use_memo(lambda: [str(f) for f in _files()], dependencies=[])
+    # shown as the command line shows paths: relative to the working directory when below it
+    files = solara.use_memo(lambda: [display_path(Path(f).resolve()) for f in _files()],
+                            dependencies=[])
     choice = solara.use_reactive(files[0] if files else "")
     solara.Title("abm explorer")
     solara.HTML(tag="div", unsafe_innerHTML=(

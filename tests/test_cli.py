@@ -57,8 +57,9 @@ def test_run_writes_a_complete_results_directory(run_dir):
     assert set(manifest["versions"]) >= {"python", "numpy", "scipy", "mesa", "abm"}
     trials = pd.read_parquet(run_dir / "trials.parquet")
     assert list(trials.columns) == ["trial", "state", "first_base_month", "months_hosted",
-                                    "closed", "vetoes", "incidents", "final_w", "final_p",
-                                    "final_s", "final_h"]
+                                    "closed", "vetoes", "incidents", "openings", "notices",
+                                    "notices_withdrawn", "first_base_closed_month",
+                                    "final_w", "final_p", "final_s", "final_h"]
     assert len(trials) == 600 * 6
     months = pd.read_parquet(run_dir / "months.parquet")
     assert len(months) == 37 * 6

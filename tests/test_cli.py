@@ -17,7 +17,10 @@ PNG = b"\x89PNG\r\n\x1a\n"
 SUMMARY_KEYS = {"name", "trials", "horizon_months", "seed", "engine", "any_base", "states",
                 "outputs_sha256"}
 STATE_KEYS = {"p_base", "ci_low", "ci_high", "p_closed", "p_veto", "mean_months_hosted",
-              "mean_incidents", "median_first_base_month", "final_willingness"}
+              "mean_incidents", "median_first_base_month", "final_willingness",
+              "p_hosting_end", "p_hosting_end_ci", "mean_openings", "mean_openings_ci",
+              "p_notice", "p_notice_ci", "p_notice_reversed", "p_notice_reversed_ci",
+              "median_base_duration", "median_base_duration_ci"}
 
 
 def abm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from abm.analysis.stats import km_median_ci
 from abm.errors import ConfigError
 from abm.experiment.simulate import simulate
 from abm.model import outcomes as oc
@@ -173,12 +174,20 @@ def test_runs_with_certain_decisions():
     t = res.table
     assert (t["notices"] == 1).all() and (t["notices_withdrawn"] == 0).all()
     assert (t["first_base_closed_month"] == 6).all() and (t["months_hosted"] == 5).all()
+    st = res.summary["states"]["A"]
+    assert st["p_notice"] == 1.0 and st["p_notice_reversed"] == 0.0
+    assert st["p_hosting_end"] == 0.0 and st["mean_openings"] == 0.0
+    assert st["median_base_duration"] == 6 and st["median_base_duration_ci"] == [6, 6]
     # a keen state (w = 1) agrees in month 0 and opens after 3 months of talks
     res = lifecycle_run(scenario(w=1.0, decision_width=0.01, negotiation_months=3,
                                  horizon=24))
     t = res.table
     assert (t["first_base_month"] == 4).all() and (t["openings"] == 1).all()
     assert (t["months_hosted"] == 24 - 3).all()
+    st = res.summary["states"]["A"]
+    assert st["p_hosting_end"] == 1.0 and st["p_hosting_end_ci"][1] == 1.0
+    assert st["median_base_duration"] is None                  # every base still open
+    assert st["mean_openings"] == 1.0 and st["mean_openings_ci"] == [1.0, 1.0]
 
 
 def v1_hash(table) -> str:
@@ -283,9 +292,24 @@ def test_mean_openings_matches_the_exact_phase_chain():
     assert abs(o.mean() - exact) < 4 * se, (o.mean(), exact, se)
     h = res.table["final_h"].to_numpy(dtype=float)
     assert abs(h.mean() - p_host) < 4 * np.sqrt(p_host * (1 - p_host) / h.size)
+    st = res.summary["states"]["A"]
+    assert st["mean_openings"] == pytest.approx(o.mean())
+    assert st["p_hosting_end"] == pytest.approx(h.mean())
+    assert 0 < st["p_notice_reversed"] < st["p_notice"] < 1
 
 
-# --------------------------------------------------------------------------- schema
+# --------------------------------------------------------------------------- summary, schema
+
+
+def test_km_median_ci_of_durations():
+    # 10 durations of 1..10 months, all observed: median 5 (S(5) = 0.5)
+    med, ci = km_median_ci(np.arange(1, 11), np.ones(10, bool), 12)
+    assert med == 5 and ci[0] <= 5 <= ci[1]
+    # all censored: nothing is known
+    assert km_median_ci(np.full(5, 12), np.zeros(5, bool), 12) == (None, [None, None])
+    # mostly censored beyond the median: no median within the horizon
+    d = np.r_[np.full(3, 2), np.full(17, 12)]
+    assert km_median_ci(d, np.r_[np.ones(3, bool), np.zeros(17, bool)], 12)[0] is None
 
 
 @pytest.mark.parametrize("over,pattern", [

@@ -224,6 +224,9 @@ def test_any_valid_scenario_simulates_to_sane_numbers(case):
     for sid, row in s["states"].items():
         assert 0 <= row["ci_low"] <= row["p_base"] <= row["ci_high"] <= 1, sid
         assert 0 <= row["mean_months_hosted"] <= T, sid
+        lo, hi = row["p_hosting_end_ci"]
+        assert 0 <= lo <= row["p_hosting_end"] <= hi <= 1, sid
+        assert 0 <= row["p_notice_reversed"] <= row["p_notice"] <= 1, sid
 
 
 # --------------------------------------------------------------------------- junk

@@ -381,7 +381,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .experiment.simulate import simulate
     from .experiment.store import file_problems, read_run
     from .model.kernels import kernel_names
-    from .model.outcomes import TRIAL_COLUMNS, outputs_sha256
+    from .model.outcomes import OUTPUTS_FORMAT, TRIAL_COLUMNS, outputs_sha256
     from .scenario import scenario_from_dict
 
     if is_sweep_dir(args.run_dir):
@@ -389,6 +389,13 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             "--workers", limits.MAX_WORKERS)(args.workers) if args.workers else None)
     run = read_run(args.run_dir, verify=False)
     m = run.manifest
+    # manifests before the life-cycle outcomes recorded no format: they wrote v1
+    fmt = str(m.get("outputs_format") or "abm-trials-v1")
+    if fmt != OUTPUTS_FORMAT:
+        print(f"abm reproduce: NOT reproduced {run.path}: the run was made with output format "
+              f"{fmt}, this installation writes {OUTPUTS_FORMAT} (other columns, so another "
+              "outputs_sha256); re-run the scenario to compare", file=sys.stderr)
+        return EXIT_FAIL
     try:
         sc = scenario_from_dict(m["scenario"], source=str(run.path / "manifest.json"))
         workers = (_positive_int("--workers", limits.MAX_WORKERS)(args.workers) if args.workers

@@ -17,7 +17,10 @@ PNG = b"\x89PNG\r\n\x1a\n"
 SUMMARY_KEYS = {"name", "trials", "horizon_months", "seed", "engine", "any_base", "states",
                 "outputs_sha256"}
 STATE_KEYS = {"p_base", "ci_low", "ci_high", "p_closed", "p_veto", "mean_months_hosted",
-              "mean_incidents", "median_first_base_month", "final_willingness"}
+              "mean_incidents", "median_first_base_month", "final_willingness",
+              "p_hosting_end", "p_hosting_end_ci", "mean_openings", "mean_openings_ci",
+              "p_notice", "p_notice_ci", "p_notice_reversed", "p_notice_reversed_ci",
+              "median_base_duration", "median_base_duration_ci"}
 
 
 def abm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -52,13 +55,15 @@ def test_run_writes_a_complete_results_directory(run_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     for key in ("scenario", "scenario_sha256", "seed", "trials", "horizon_months", "engine",
                 "workers", "versions", "git", "platform", "started", "finished",
-                "wall_seconds", "outputs_sha256"):
+                "wall_seconds", "outputs_sha256", "outputs_format"):
         assert key in manifest, key
+    assert manifest["outputs_format"] == "abm-trials-v2"
     assert set(manifest["versions"]) >= {"python", "numpy", "scipy", "mesa", "abm"}
     trials = pd.read_parquet(run_dir / "trials.parquet")
     assert list(trials.columns) == ["trial", "state", "first_base_month", "months_hosted",
-                                    "closed", "vetoes", "incidents", "final_w", "final_p",
-                                    "final_s", "final_h"]
+                                    "closed", "vetoes", "incidents", "openings", "notices",
+                                    "notices_withdrawn", "first_base_closed_month",
+                                    "final_w", "final_p", "final_s", "final_h"]
     assert len(trials) == 600 * 6
     months = pd.read_parquet(run_dir / "months.parquet")
     assert len(months) == 37 * 6
@@ -252,3 +257,11 @@ def test_manifest_records_the_kernel_and_reproduce_names_another_version(tmp_pat
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "made by kernel numpy version numpy-0" in lines[0], r.stderr
+    # a run written before the life-cycle outcomes (no outputs_format: v1): one line, exit 1
+    del m["outputs_format"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    r = abm("reproduce", out)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "made with output format abm-trials-v1" in lines[0], r.stderr
+    assert "this installation writes abm-trials-v2" in lines[0]

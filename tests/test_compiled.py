@@ -18,12 +18,15 @@ from abm.model import kernels
 from abm.model.compile import compile_scenario, stack, take
 from abm.model.compiled import KERNEL_VERSION, kernel_compiled, month_step_row, prepare
 from abm.model.numpy_engine import crn_drawer, kernel, run_blocks
+from abm.model.outcomes import OUTCOME_NAMES
 from abm.model.rng import BLOCK_SIZE, MonthDraws, resolve_seed
+from abm.model.step import initial_phase
 from abm.scenario import load_scenario
 from tests.conftest import BASELINE, ROOT
 from tests.test_core import ACTIVE
 
 MIX = ROOT / "tests" / "data" / "mesa_mix.toml"
+LIFE = ROOT / "tests" / "data" / "lifecycle_mix.toml"   # mesa_mix with the life-cycle
 GRID = ROOT / "experiments" / "pressure_x_spillover.toml"
 
 SCENARIOS = {
@@ -31,6 +34,7 @@ SCENARIOS = {
     "active": (BASELINE, ACTIVE),                      # bases at month 0, vetoes, noise
     "consent_off": (BASELINE, [*ACTIVE, "csto.consent_rule=false"]),
     "mix": (MIX, []),                                  # explicit edges, shocks, drills
+    "lifecycle": (LIFE, []),                           # talks, notices, cooling-off
 }
 
 
@@ -72,9 +76,14 @@ def test_compiled_kernel_equals_numpy_kernel(name):
     a, b = both(stack([cm]), lambda _d: crn_drawer(root, 0, 2), n, m, True, cm.noise_on)
     assert_same(a, b)
     # not vacuous: the mechanisms happen
-    if name in ("active", "mix"):
+    if name in ("active", "mix", "lifecycle"):
         assert (a["first_base_month"] > 0).any() and a["closed"].any()
         assert (a["vetoes"] > 0).any() and (a["incidents"] > 0).any()
+    if name == "lifecycle":
+        assert (a["notices"] > 0).any() and (a["notices_withdrawn"] > 0).any()
+        assert (a["openings"] > 1).any()  # re-opened after a closure and a cooling-off
+    else:  # the memoryless rule: a base ends at once
+        assert not a["notices"].any()
     # and in practice the floats are the same bits
     for k in ("final_w", "final_p", "final_s"):
         np.testing.assert_array_equal(b[k], a[k])
@@ -143,7 +152,7 @@ def test_simulate_outputs_sha256_identical_on_baseline():
                 == simulate(sc, trials=150, seed=2, kernel="numpy").outputs_sha256
 
 
-@pytest.mark.parametrize("name", ["active", "mix"])
+@pytest.mark.parametrize("name", ["active", "mix", "lifecycle"])
 def test_month_step_row_replays_the_kernel_row(name):
     """One trial stepped alone with month_step_row ends where the kernel's row ends."""
     path, over = SCENARIOS[name]
@@ -162,17 +171,20 @@ def test_month_step_row_replays_the_kernel_row(name):
     for row in (0, 17, 999):
         h = cm.h_init.copy()
         st = {"w": cm.w_init.copy(), "p": cm.p_init.copy(), "s": np.zeros(S), "h": h,
-              "pulse": np.zeros(1), "first_base_month": np.where(h, 0, -1).astype(np.int32),
+              "pulse": np.zeros(1), "phase": initial_phase(h),
+              "timer": np.zeros(S, np.int32),
+              "first_base_month": np.where(h, 0, -1).astype(np.int32),
               "months_hosted": np.zeros(S, np.int32), "closed": np.zeros(S, bool),
-              "vetoes": np.zeros(S, np.int32), "incidents": np.zeros(S, np.int64)}
+              "vetoes": np.zeros(S, np.int32), "incidents": np.zeros(S, np.int64),
+              "openings": np.zeros(S, np.int32), "notices": np.zeros(S, np.int32),
+              "notices_withdrawn": np.zeros(S, np.int32),
+              "first_base_closed_month": np.full(S, -1, np.int32)}
         for t in range(cm.T):
             month_step_row(pr, t, st, {k: None if v is None else v[row]
                                        for k, v in tape[t].items()})
-        for k, key in (("w", "final_w"), ("p", "final_p"), ("s", "final_s"),
-                       ("h", "final_h"), ("first_base_month", "first_base_month"),
-                       ("months_hosted", "months_hosted"), ("closed", "closed"),
-                       ("vetoes", "vetoes"), ("incidents", "incidents")):
-            np.testing.assert_array_equal(st[k], ref[key][0, row], err_msg=f"{k} row {row}")
+        for k in OUTCOME_NAMES:
+            got = st[k[len("final_"):] if k.startswith("final_") else k]
+            np.testing.assert_array_equal(got, ref[k][0, row], err_msg=f"{k} row {row}")
 
 
 def test_threads_do_not_change_results():

@@ -34,9 +34,11 @@ from abm.scenario import load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "experiments" / "baseline_2021.toml"
 MIX = ROOT / "tests" / "data" / "mesa_mix.toml"
+LIFE = ROOT / "tests" / "data" / "lifecycle_mix.toml"   # mesa_mix with the life-cycle
 TRIALS = 200
 FLOAT_TOL = 1e-9
 INT_COLUMNS = ("trial", "first_base_month", "months_hosted", "closed", "vetoes", "incidents",
+               "openings", "notices", "notices_withdrawn", "first_base_closed_month",
                "final_h")
 FLOAT_COLUMNS = ("final_w", "final_p", "final_s")
 
@@ -54,6 +56,11 @@ def baseline_runs():
 @pytest.fixture(scope="module")
 def mix_runs():
     return _both(MIX, seed=4242)
+
+
+@pytest.fixture(scope="module")
+def lifecycle_runs():
+    return _both(LIFE, seed=4242)
 
 
 def assert_tables_agree(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -80,14 +87,14 @@ def assert_chunks_equal(a: ChunkResult, b: ChunkResult) -> None:
 # --------------------------------------------------------------------------- whole runs
 
 
-@pytest.mark.parametrize("runs", ["baseline_runs", "mix_runs"])
+@pytest.mark.parametrize("runs", ["baseline_runs", "mix_runs", "lifecycle_runs"])
 def test_engines_agree_per_trial(runs, request):
     num, mes = request.getfixturevalue(runs)
     assert (num.engine, mes.engine) == ("numpy", "mesa")
     assert_tables_agree(num.table, mes.table)
 
 
-@pytest.mark.parametrize("runs", ["baseline_runs", "mix_runs"])
+@pytest.mark.parametrize("runs", ["baseline_runs", "mix_runs", "lifecycle_runs"])
 def test_engines_agree_per_month(runs, request):
     num, mes = request.getfixturevalue(runs)
     # Every column comes from integer accumulators (histograms, fixed-point sums, host
@@ -95,7 +102,7 @@ def test_engines_agree_per_month(runs, request):
     pd.testing.assert_frame_equal(num.months, mes.months, check_exact=True)
 
 
-@pytest.mark.parametrize("runs", ["baseline_runs", "mix_runs"])
+@pytest.mark.parametrize("runs", ["baseline_runs", "mix_runs", "lifecycle_runs"])
 def test_engines_bit_identical(runs, request):
     num, mes = request.getfixturevalue(runs)
     assert num.outputs_sha256 == mes.outputs_sha256
@@ -145,6 +152,25 @@ def test_noise_off_and_no_consent_rule_agree():
     assert not cm.noise_on
     assert block_tape(cm, root, 0).z_p is None
     assert_chunks_equal(run_blocks(cm, root, 0, 1, 30), run_blocks_mesa(cm, root, 0, 1, 30))
+
+
+def test_lifecycle_agrees_with_either_month_step_and_agents_carry_the_phase():
+    """The Mesa engine on the life-cycle fixture, running the compiled kernel's per-trial
+    step or ``month_step``, equals the numpy core; each agent's ``phase`` is its row's."""
+    cm, root = compile_scenario(load_scenario(LIFE)), resolve_seed(21)
+    ref = run_blocks(cm, root, 0, 1, 60, kernel="numpy")
+    for k in ("compiled", "numpy"):
+        assert_chunks_equal(ref, run_blocks_mesa(cm, root, 0, 1, 60, kernel=k))
+    seen = set()
+    for trial in range(8):
+        model = model_for_trial(LIFE, trial, seed=21)
+        while model.running:
+            model.step()
+            for a in model.states:
+                assert a.h == (a.phase in (2, 3))   # open or under notice
+                assert a.timer >= 0 and (a.timer > 0) == (a.phase in (1, 3, 4))
+                seen.add(a.phase)
+    assert seen == {0, 1, 2, 3, 4}
 
 
 # --------------------------------------------------------------------------- one model

@@ -62,6 +62,9 @@ def _value(meta: dict[str, Any], horizon: int) -> st.SearchStrategy[Any]:
         return _schedule(meta, horizon)
     if kind == "float":
         return _number(meta)
+    if kind == "whole":  # a whole number, written as an integer or a float
+        whole = st.integers(int(meta["lo"]), int(meta["hi"]))
+        return st.one_of(whole, whole.map(float))
     if kind == "bool":
         return st.booleans()
     if kind == "str":
@@ -200,6 +203,15 @@ def test_any_valid_scenario_simulates_to_sane_numbers(case):
     assert (t["vetoes"] >= 0).all() and (t["incidents"] >= 0).all()
     fb = t["first_base_month"].dropna()
     assert fb.between(0, T).all()
+    # the life-cycle's counters are consistent with each other
+    ended = t["first_base_closed_month"]
+    assert ended.dropna().between(1, T).all()
+    assert (t["closed"] == ended.notna()).all()
+    assert (t["first_base_month"].fillna(T + 1) < ended.fillna(T + 2)).all()
+    assert (t["openings"] >= 0).all() and (t["notices_withdrawn"] <= t["notices"]).all()
+    # and the reference numpy kernel gives the same bits as the compiled default
+    assert simulate(sc, trials=50, seed=seed, kernel="numpy").outputs_sha256 == \
+        res.outputs_sha256
     m = res.months
     assert len(m) == (T + 1) * len(sc.states)
     vals = m.drop(columns=["month", "state"])
@@ -212,6 +224,9 @@ def test_any_valid_scenario_simulates_to_sane_numbers(case):
     for sid, row in s["states"].items():
         assert 0 <= row["ci_low"] <= row["p_base"] <= row["ci_high"] <= 1, sid
         assert 0 <= row["mean_months_hosted"] <= T, sid
+        lo, hi = row["p_hosting_end_ci"]
+        assert 0 <= lo <= row["p_hosting_end"] <= hi <= 1, sid
+        assert 0 <= row["p_notice_reversed"] <= row["p_notice"] <= 1, sid
 
 
 # --------------------------------------------------------------------------- junk

@@ -19,7 +19,7 @@ from scipy import stats
 
 __all__ = ["Z95", "wilson", "mean_ci", "mean_ci_from_sums", "paired_difference",
            "newcombe_paired", "newcombe_paired_counts", "unpaired_difference", "survival",
-           "km_median"]
+           "km_median", "km_median_ci"]
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -100,6 +100,40 @@ def km_median(first: np.ndarray, horizon: int) -> float | None:
     sv = survival(first, horizon)
     below = sv.loc[sv["survival"] <= 0.5, "month"]
     return None if below.empty else int(below.iloc[0])
+
+
+def km_median_ci(durations: np.ndarray, observed: np.ndarray, horizon: int,
+                 level: float = 0.95) -> tuple[int | None, list[int | None]]:
+    """Kaplan-Meier median of whole-month durations, some right-censored, and its interval.
+
+    ``durations`` in months ``0 .. horizon``; ``observed`` false where the duration is
+    censored (still running at the horizon). Uses ``scipy.stats.ecdf`` on
+    ``CensoredData`` with its pointwise interval (Greenwood); the median is the first month
+    at which the survival curve is at most one half, and its interval runs from the first
+    month at which the band's lower curve is at most one half to the first at which its
+    upper curve is (Brookmeyer & Crowley 1982, by inverting the pointwise band). Each is
+    ``None`` where the curve never falls to one half within the horizon, or when no
+    duration is observed.
+    """
+    d = np.asarray(durations, dtype=np.float64)
+    obs = np.asarray(observed, dtype=bool)
+    if not obs.any():
+        return None, [None, None]
+    months = np.arange(horizon + 1, dtype=np.float64)
+    res = stats.ecdf(stats.CensoredData(uncensored=d[obs], right=d[~obs]))
+    sf = res.sf.evaluate(months)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # undefined where S is 0 or 1
+        ci = res.sf.confidence_interval(level)
+        lo, hi = ci.low.evaluate(months), ci.high.evaluate(months)
+    lo = np.where(np.isnan(lo), sf, lo)
+    hi = np.where(np.isnan(hi), sf, hi)
+
+    def first(curve: np.ndarray) -> int | None:
+        below = months[curve <= 0.5]
+        return None if below.size == 0 else int(below[0])
+
+    return first(sf), [first(lo), first(hi)]
 
 
 def mean_ci_from_sums(s: np.ndarray, ss: np.ndarray, n: int

@@ -1,5 +1,5 @@
 """The summary of a run (``summary.json``): probabilities, means and medians per state,
-each with its interval (:mod:`abm.analysis.stats`)."""
+each with its interval (:mod:`abm.analysis.stats`), the base life-cycle's included."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .stats import km_median, mean_ci, wilson
+from .stats import km_median, km_median_ci, mean_ci, wilson
 
 __all__ = ["summarize"]
 
@@ -21,7 +21,10 @@ def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed
     fb = table["first_base_month"].to_numpy(dtype=np.float64, na_value=np.nan).reshape(trials, S)
     got = ~np.isnan(fb)
     col = {c: table[c].to_numpy().reshape(trials, S) for c in
-           ("months_hosted", "closed", "vetoes", "incidents", "final_w")}
+           ("months_hosted", "closed", "vetoes", "incidents", "final_w", "final_h",
+            "openings", "notices", "notices_withdrawn")}
+    ended = table["first_base_closed_month"].to_numpy(dtype=np.float64, na_value=np.nan
+                                                      ).reshape(trials, S)
     any_base = got.any(axis=1)
     lo, hi = wilson(int(any_base.sum()), trials)
     first_any = np.where(any_base, np.nanmin(np.where(got, fb, np.inf), axis=1), np.nan)
@@ -45,6 +48,14 @@ def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed
         fw = col["final_w"][:, i].astype(np.float64)
         fw_m, fw_lo, fw_hi = mean_ci(fw)
         given = fb[got[:, i], i]
+        n_end = int(col["final_h"][:, i].sum())
+        n_notice = int((col["notices"][:, i] > 0).sum())
+        n_rev = int((col["notices_withdrawn"][:, i] > 0).sum())
+        mo, mo_lo, mo_hi = mean_ci(col["openings"][:, i])
+        # the first base's duration, opening to closing; censored at the horizon if open
+        closed_i = ended[got[:, i], i]
+        dur = np.where(np.isnan(closed_i), horizon, closed_i) - given
+        md, md_ci = km_median_ci(dur, ~np.isnan(closed_i), horizon)
         out["states"][sid] = {
             "name": state_names[i] if state_names else sid,
             "p_base": k / trials,
@@ -62,6 +73,16 @@ def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed
             "median_first_base_month": km_median(fb[:, i], horizon),
             "median_first_base_month_given_base": (float(np.median(given)) if given.size
                                                    else None),
+            "p_hosting_end": n_end / trials,
+            "p_hosting_end_ci": list(wilson(n_end, trials)),
+            "mean_openings": mo,
+            "mean_openings_ci": [mo_lo, mo_hi],
+            "p_notice": n_notice / trials,
+            "p_notice_ci": list(wilson(n_notice, trials)),
+            "p_notice_reversed": n_rev / trials,
+            "p_notice_reversed_ci": list(wilson(n_rev, trials)),
+            "median_base_duration": md,
+            "median_base_duration_ci": md_ci,
             "final_willingness": {
                 "mean": fw_m,
                 "mean_ci": [fw_lo, fw_hi],

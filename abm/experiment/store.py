@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ResultsError
+from ..model.outcomes import OUTPUTS_FORMAT
 from ..model.rng import BLOCK_SIZE
 
 __all__ = ["run_id", "default_run_dir", "write_run", "read_run", "file_problems", "RunFiles",
@@ -48,10 +49,11 @@ DATA_FILES = ("summary.json", "trials.parquet", "months.parquet")
 
 def run_id(scenario_sha256: str, trials: int, seed: int, engine: str, horizon: int) -> str:
     """12 hex digits naming a run: same resolved scenario, trials, seed, engine, horizon,
-    same id (the horizon and trials are part of the resolved scenario too)."""
+    same id (the horizon and trials are part of the resolved scenario too). The output
+    format is part of the key, so a run of an older format is never reused as this one."""
     key = json.dumps({"scenario": scenario_sha256, "trials": trials, "seed": seed,
                       "engine": engine, "horizon": horizon, "block_size": BLOCK_SIZE,
-                      "format": MANIFEST_VERSION}, sort_keys=True)
+                      "format": MANIFEST_VERSION, "outputs": OUTPUTS_FORMAT}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -143,6 +145,7 @@ def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list
         "started": result.started,
         "finished": result.finished,
         "wall_seconds": round(result.wall_seconds, 3),
+        "outputs_format": OUTPUTS_FORMAT,
         "outputs_sha256": result.summary["outputs_sha256"],
         "files": files,
     }

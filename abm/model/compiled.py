@@ -42,8 +42,9 @@ from numba import njit
 
 from .accumulators import HIST_BINS
 from .compile import Batch
+from .dynamics import COOLING, FREE, NOTICE, OPEN, TALKS
 from .rng import MonthDraws
-from .step import TrialState, final_record, new_record
+from .step import TrialState, final_record, initial_phase, new_record
 
 __all__ = ["KERNEL_VERSION", "kernel_compiled", "Prepared", "prepare", "month_step_row",
            "record_months"]
@@ -59,9 +60,10 @@ PAR_KEYS = ("reactive_gain", "alarm_level", "hosting_penalty", "opinion_anchor",
             "opinion_noise", "pressure_effect", "incentive_effect", "security_us",
             "security_russia", "retaliation", "rent_effect", "willingness_noise",
             "consent_threshold", "decision_width", "veto_strength", "close_threshold",
-            "spill_decay", "spill_shock", "drill_decay", "drill_pulse")
+            "spill_decay", "spill_shock", "drill_decay", "drill_pulse",
+            "negotiation_months", "notice_months", "cooling_months")
 (_RG, _AL, _HP, _ANCH, _USE, _RCE, _SOV, _ON, _PE, _IE, _SUS, _SRU, _RET, _RE, _WN, _CT,
- _WID, _VS, _CLOSE, _SDEC, _SSH, _DDEC, _DPUL) = range(len(PAR_KEYS))
+ _WID, _VS, _CLOSE, _SDEC, _SSH, _DDEC, _DPUL, _NEG, _NOT, _COOL) = range(len(PAR_KEYS))
 # drivers per month and point, Prepared.drv (T, P, 9)
 _R, _CR, _IR, _D, _IUS, _CUS, _DLAM, _DEXP, _DCAP = range(9)
 # per month, point and state, Prepared.mon (T, P, 9, S)
@@ -240,8 +242,9 @@ def record_months(t, m, w, p, h, hist_w, hist_p, sum_w, sum_p, hosting):
 
 
 @njit(**_JIT)
-def _month_rows(t, w, p, s, h, pulse, negthr,
-                first, hosted, closed, vetoes, incidents,
+def _month_rows(t, w, p, s, h, pulse, phase, timer, negthr,
+                first, hosted, closed, vetoes, incidents, openings, notices, withdrawn,
+                first_closed,
                 u_threat, u_drill, z_p, z_w, u_decide, u_consent, noise,
                 drv, mon, par, rule, use_consent, W, members,
                 jptr, jq, ji, jvar, jop, jval,
@@ -259,7 +262,7 @@ def _month_rows(t, w, p, s, h, pulse, negthr,
     P, n, S = w.shape
     crn = u_threat.shape[0] == 1
     nb = np.empty(S)
-    dec = np.zeros(S, dtype=np.int64)     # 0 nothing, 1 agreement, 2 closure
+    dec = np.zeros(S, dtype=np.int64)     # 0 nothing, 1 agreement, 2 the phase's event
     cw = np.empty(S)
     j0, j1 = jptr[t], jptr[t + 1]
     for q in range(P):
@@ -283,6 +286,9 @@ def _month_rows(t, w, p, s, h, pulse, negthr,
         sdec, ssh = par[q, _SDEC], par[q, _SSH]
         ddec, dpul = par[q, _DDEC], par[q, _DPUL]
         russia = 1.0 - par[q, _VS] * R
+        n_neg = np.int32(par[q, _NEG])
+        n_not = np.int32(par[q, _NOT])
+        n_cool = np.int32(par[q, _COOL])
         for r in range(n):
             # -- one trial, month t --------------------------------------------------
             # the shocks' jumps of month t, in file order
@@ -302,13 +308,18 @@ def _month_rows(t, w, p, s, h, pulse, negthr,
                 nb[i] = acc
                 u = u_decide[qd, r, i]
                 d = 0
-                if h[q, r, i]:
+                ph = phase[q, r, i]
+                if ph == OPEN or ph == TALKS:  # the closure curve: end, or talks break down
                     if u < _expit((close_thr - w[q, r, i]) / width):
                         d = 2
-                elif u < D:  # D * sig <= D: no agreement otherwise; skip the logistic
-                    if u < D * _expit((w[q, r, i] - mon[t, q, _THETA, i]) / width):
-                        d = 1
-                        any_agree = True
+                elif ph == FREE:
+                    if u < D:  # D * sig <= D: no agreement otherwise; skip the logistic
+                        if u < D * _expit((w[q, r, i] - mon[t, q, _THETA, i]) / width):
+                            d = 1
+                            any_agree = True
+                elif ph == NOTICE:  # the agreement curve, without D: withdraw the notice
+                    if u < _expit((w[q, r, i] - mon[t, q, _THETA, i]) / width):
+                        d = 2
                 dec[i] = d
             need_consent = any_agree and need_rule
             if need_consent:
@@ -350,8 +361,11 @@ def _month_rows(t, w, p, s, h, pulse, negthr,
                 w_new = _clip01(new)
                 # decisions: consent = (1 - veto*R) * prod over the other members
                 d = dec[i]
+                ph = phase[q, r, i]
+                tm = timer[q, r, i]
                 opened = False
                 vetoed = False
+                ended = False
                 if d == 1:
                     cp = 1.0
                     if need_consent:
@@ -364,17 +378,59 @@ def _month_rows(t, w, p, s, h, pulse, negthr,
                                         cp = cp * cw[j]
                                 break
                     if u_consent[qd, r, i] < cp:
-                        opened = True
+                        if n_neg == 0:
+                            opened = True
+                        else:
+                            ph, tm = TALKS, n_neg
                     else:
                         vetoed = True
-                h_new = (hi or opened) and not d == 2
+                elif ph == TALKS:
+                    if d == 2:
+                        ph, tm = FREE, 0
+                    elif tm <= 1:
+                        opened = True
+                    else:
+                        tm -= 1
+                elif ph == OPEN:
+                    if d == 2:
+                        if n_not == 0:
+                            ended = True
+                        else:
+                            ph, tm = NOTICE, n_not
+                            notices[q, r, i] += 1
+                elif ph == NOTICE:
+                    if d == 2:
+                        ph, tm = OPEN, 0
+                        withdrawn[q, r, i] += 1
+                    elif tm <= 1:
+                        ended = True
+                    else:
+                        tm -= 1
+                elif ph == COOLING:
+                    if tm <= 1:
+                        ph, tm = FREE, 0
+                    else:
+                        tm -= 1
+                if opened:
+                    ph, tm = OPEN, 0
+                    openings[q, r, i] += 1
+                elif ended:
+                    if n_cool > 0:
+                        ph, tm = COOLING, n_cool
+                    else:
+                        ph, tm = FREE, 0
+                    if first_closed[q, r, i] < 0:
+                        first_closed[q, r, i] = t + 1
+                h_new = ph == OPEN or ph == NOTICE
+                phase[q, r, i] = ph
+                timer[q, r, i] = tm
                 # bookkeeping
                 s[q, r, i] = sdec * si + ssh * k
                 if opened and first[q, r, i] < 0:
                     first[q, r, i] = t + 1
                 if vetoed:
                     vetoes[q, r, i] += 1
-                if d == 2:
+                if ended:
                     closed[q, r, i] = True
                 incidents[q, r, i] += k
                 w[q, r, i] = w_new
@@ -398,6 +454,10 @@ def _month_rows(t, w, p, s, h, pulse, negthr,
 
 # --------------------------------------------------------------------------- Python API
 
+
+#: The outcome record's counters, in the order of _month_rows' arguments.
+_COUNTERS = ("first_base_month", "months_hosted", "closed", "vetoes", "incidents", "openings",
+             "notices", "notices_withdrawn", "first_base_closed_month")
 
 _NO_ACC = (np.zeros((1, 1, 1, 1), dtype=np.int64), np.zeros((1, 1, 1, 1), dtype=np.int64),
            np.zeros((1, 1, 1), dtype=np.int64), np.zeros((1, 1, 1), dtype=np.int64),
@@ -428,10 +488,11 @@ def kernel_compiled(bt: Batch, draw: Callable[[MonthDraws], None], draws: MonthD
     h = np.ascontiguousarray(np.broadcast_to(pr.h_init[:, None, :], shape))
     pulse = np.zeros((P, n))
     negthr = np.zeros(shape)
-    x = TrialState(w, p, s, h, pulse)
+    phase = initial_phase(h)
+    timer = np.zeros(shape, dtype=np.int32)
+    x = TrialState(w, p, s, h, pulse, phase, timer)
     rec = new_record(x)  # the outcome record's counters, as the reference allocates them
-    first, hosted, closed = rec["first_base_month"], rec["months_hosted"], rec["closed"]
-    vetoes, incidents = rec["vetoes"], rec["incidents"]
+    counters = tuple(rec[k] for k in _COUNTERS)
     nb = HIST_BINS + 2
     if collect_months:
         acc = {"hist_w": np.zeros((P, T + 1, S, nb), dtype=np.int64),
@@ -456,10 +517,10 @@ def kernel_compiled(bt: Batch, draw: Callable[[MonthDraws], None], draws: MonthD
         # numpy's expm1, as dynamics.willingness_update evaluates it (see module docstring)
         np.negative(s, out=negthr)
         np.expm1(negthr, out=negthr)
-        _month_rows(t, w, p, s, h, pulse, negthr, first, hosted, closed, vetoes, incidents,
-                    ut, ud, zp, zw, ude, uco, noise, pr.drv, pr.mon, pr.par, pr.rule,
-                    pr.use_consent, pr.W, pr.members, pr.jptr, pr.jq, pr.ji, pr.jvar, pr.jop,
-                    pr.jval, m, collect_months, *accv)
+        _month_rows(t, w, p, s, h, pulse, phase, timer, negthr, *counters, ut, ud, zp, zw,
+                    ude, uco, noise, pr.drv, pr.mon, pr.par, pr.rule, pr.use_consent, pr.W,
+                    pr.members, pr.jptr, pr.jq, pr.ji, pr.jvar, pr.jop, pr.jval, m,
+                    collect_months, *accv)
     out = {k: v[:, :m] for k, v in final_record(rec, x).items()}
     out.update(acc)
     return out
@@ -479,10 +540,13 @@ def month_step_row(pr: Prepared, t: int, state: dict[str, np.ndarray],
         first, as by the kernel.
     state : dict
         The trial, updated in place: ``w``, ``p``, ``s`` float64 ``(S,)``; ``h`` bool
-        ``(S,)``; ``pulse`` float64 ``(1,)``; counters ``first_base_month`` int32 ``(S,)``
-        (-1 where none), ``months_hosted`` int32, ``closed`` bool, ``vetoes`` int32,
-        ``incidents`` int64, all ``(S,)``. Start from ``w = w_init``, ``p = p_init``,
-        ``s = 0``, ``h = h_init``, ``pulse = 0``, ``first_base_month = 0 where h else -1``.
+        ``(S,)``; ``pulse`` float64 ``(1,)``; ``phase`` int8 and ``timer`` int32 ``(S,)``
+        (the life-cycle); the counters of the outcome record (``first_base_month``
+        int32, -1 where none, ``months_hosted``, ``closed``, ``vetoes``, ``incidents``,
+        ``openings``, ``notices``, ``notices_withdrawn``, ``first_base_closed_month``), all
+        ``(S,)`` in the record's dtypes. Start from ``w = w_init``, ``p = p_init``,
+        ``s = 0``, ``h = h_init``, ``pulse = 0``, ``phase = initial_phase(h)``, ``timer =
+        0`` and ``new_record``'s values.
     draws : dict
         This trial's row of month ``t`` of :mod:`abm.model.rng`'s draws (a Mesa tape row):
         ``u_threat``, ``u_decide``, ``u_consent`` ``(S,)``; ``u_drill`` a float;
@@ -495,8 +559,7 @@ def month_step_row(pr: Prepared, t: int, state: dict[str, np.ndarray],
     """
     S = pr.S
     st = {}
-    for k in ("w", "p", "s", "h", "first_base_month", "months_hosted", "closed", "vetoes",
-              "incidents"):
+    for k in ("w", "p", "s", "h", "phase", "timer", *_COUNTERS):
         v = state[k]
         if v.shape != (S,) or not v.flags.c_contiguous:
             raise ValueError(f"state[{k!r}] must be a contiguous array of shape ({S},)")
@@ -509,9 +572,8 @@ def month_step_row(pr: Prepared, t: int, state: dict[str, np.ndarray],
         return np.ascontiguousarray(a, dtype=np.float64).reshape(1, 1, S)
 
     one = pr.point(q)
-    _month_rows(t, st["w"], st["p"], st["s"], st["h"], pulse, np.expm1(-st["s"]),
-                st["first_base_month"], st["months_hosted"], st["closed"], st["vetoes"],
-                st["incidents"], row(draws["u_threat"]),
+    _month_rows(t, st["w"], st["p"], st["s"], st["h"], pulse, st["phase"], st["timer"],
+                np.expm1(-st["s"]), *(st[k] for k in _COUNTERS), row(draws["u_threat"]),
                 np.full((1, 1), float(np.asarray(draws["u_drill"]).reshape(-1)[0])),
                 row(draws.get("z_p")), row(draws.get("z_w")), row(draws["u_decide"]),
                 row(draws["u_consent"]), draws.get("z_p") is not None, one.drv, one.mon,

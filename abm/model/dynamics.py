@@ -14,6 +14,7 @@ Notation: ``w`` willingness, ``p`` public support, ``s`` threat stock, ``h`` hos
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import expit
@@ -28,6 +29,13 @@ __all__ = [
     "willingness_update",
     "consent_probability",
     "decide",
+    "Decision",
+    "FREE",
+    "TALKS",
+    "OPEN",
+    "NOTICE",
+    "COOLING",
+    "PHASES",
     "fixed_point",
 ]
 
@@ -187,43 +195,106 @@ def consent_probability(w: np.ndarray, csto: np.ndarray, consent_threshold: floa
     return out
 
 
-def decide(h: np.ndarray, w: np.ndarray, theta: np.ndarray, D: float, width: float,
-           close_threshold: float, consent_p: np.ndarray | Callable[[np.ndarray], np.ndarray]
-           | None, u_decide: np.ndarray, u_consent: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Basing decisions of one month.
+#: Phases of a state's base life-cycle (``TrialState.phase``, int8): no base and free to
+#: agree; in talks after an agreement; hosting; hosting under notice; cooling off after a
+#: closure. ``h`` is true exactly in ``OPEN`` and ``NOTICE``.
+FREE, TALKS, OPEN, NOTICE, COOLING = 0, 1, 2, 3, 4
+PHASES = ("free", "talks", "open", "notice", "cooling")
 
-    A state without a base reaches an agreement with probability
-    ``D * sigma((w - theta)/width)`` (``u_decide`` below it); the agreement stands if
-    consent is given (``u_consent < consent_p``), else it is a veto. A host closes its
-    base with probability ``sigma((close_threshold - w)/width)``, using the same
-    ``u_decide`` (a state is either a host or not, so one uniform serves).
+
+class Decision(NamedTuple):
+    """The outcome of one month's basing decisions: the next phase, timer and ``h``, and
+    the month's events (bool arrays, shape of ``w``)."""
+
+    phase: np.ndarray
+    timer: np.ndarray
+    h: np.ndarray
+    opened: np.ndarray
+    vetoed: np.ndarray
+    closed: np.ndarray
+    notice: np.ndarray
+    withdrawn: np.ndarray
+
+
+def decide(phase: np.ndarray, timer: np.ndarray, w: np.ndarray, theta: np.ndarray, D: float,
+           width: float, close_threshold: float,
+           consent_p: np.ndarray | Callable[[np.ndarray], np.ndarray] | None,
+           u_decide: np.ndarray, u_consent: np.ndarray, negotiation_months: Any = 0.0,
+           notice_months: Any = 0.0, cooling_months: Any = 0.0) -> Decision:
+    """Basing decisions of one month: the life-cycle of ``docs/model.md``.
+
+    A state is in one phase (:data:`PHASES`) and draws one uniform ``u_decide``, compared
+    with one logistic: the agreement curve ``sig_a = sigma((w - theta)/width)`` in
+    ``FREE`` and ``NOTICE``, the closure curve ``sig_c = sigma((close_threshold -
+    w)/width)`` in ``TALKS`` and ``OPEN``; ``timer`` counts the months left in ``TALKS``,
+    ``NOTICE`` and ``COOLING``. With ``N, M, C`` the negotiation, notice and cooling months:
+
+    * ``FREE``: an agreement with probability ``D * sig_a``; it stands if consent is given
+      (``u_consent < consent_p``), else it is a veto. It opens the base at once if
+      ``N = 0`` (``OPEN``), else starts talks (``TALKS``, timer ``N``).
+    * ``TALKS``: break down with probability ``sig_c`` (``FREE``, no cooling); otherwise
+      the timer falls by one and the base opens when it reaches 0 (``OPEN``).
+    * ``OPEN``: the host ends the base with probability ``sig_c``: it closes at once if
+      ``M = 0``, else gives notice (``NOTICE``, timer ``M``, still hosting).
+    * ``NOTICE``: the host withdraws the notice with probability ``sig_a`` (``OPEN``);
+      otherwise the timer falls by one and the base closes when it reaches 0.
+    * A closure leads to ``COOLING`` with timer ``C`` (``FREE`` if ``C = 0``); cooling
+      counts down and ends (``FREE``) when the timer reaches 0. No draw is used.
+
+    With ``N = M = C = 0`` only ``FREE`` and ``OPEN`` occur and this is the memoryless rule:
+    agree with probability ``D * sig_a`` (plus consent), close with probability ``sig_c``.
 
     ``consent_p`` is an array of consent probabilities (shape of ``w``), ``None`` (no
     consent needed), or a function of the boolean ``agree`` mask returning them (only
     the entries where ``agree`` is true are used), so the vectorised core can skip the
-    consent computation in the many months with no agreement anywhere.
-
-    Returns
-    -------
-    h_new, opened, vetoed, closed : bool ndarrays, shape of ``w``.
+    consent computation in the many months with no agreement anywhere. ``N, M, C`` are
+    whole numbers (floats), scalars or arrays that broadcast against ``w``.
     """
-    # one logistic per entry: the closure curve for hosts, the agreement curve otherwise
+    free, talks = phase == FREE, phase == TALKS
+    open_, notice_ph, cooling = phase == OPEN, phase == NOTICE, phase == COOLING
+    # one logistic per entry: the closure curve in talks and for hosts, the agreement curve
+    # otherwise
     with np.errstate(over="ignore"):  # a tiny width sends x to +-inf; expit is exact there
-        x = np.where(h, close_threshold - w, w - theta) / width
+        x = np.where(open_ | talks, close_threshold - w, w - theta) / width
     sig = expit(x)
-    agree = ~h & (u_decide < D * sig)
-    closed = h & (u_decide < sig)
+    agree = free & (u_decide < D * sig)
+    drawn = u_decide < sig  # a breakdown, a notice or closure, a withdrawal: by phase
     if consent_p is None or not agree.any():
-        opened = agree
+        ok = agree
         vetoed = np.zeros_like(agree)
     else:
         cp = consent_p(agree) if callable(consent_p) else consent_p
         consent = u_consent < cp
-        opened = agree & consent
+        ok = agree & consent
         vetoed = agree & ~consent
-    h_new = (h | opened) & ~closed
-    return h_new, opened, vetoed, closed
+    N = np.asarray(negotiation_months).astype(timer.dtype)
+    M = np.asarray(notice_months).astype(timer.dtype)
+    C = np.asarray(cooling_months).astype(timer.dtype)
+    last = timer <= 1
+    left = np.maximum(timer - 1, 0)  # the timer after one more month of its phase
+    talks_on = talks & ~drawn
+    notice_on = notice_ph & ~drawn
+    opened = (ok & (N == 0)) | (talks_on & last)
+    ends = open_ & drawn
+    notice = ends & (M > 0)
+    withdrawn = notice_ph & drawn
+    closed = (ends & (M == 0)) | (notice_on & last)
+    # the next phase and timer: the first matching row (phases are exclusive)
+    rows = (
+        (opened, OPEN, 0),
+        (ok, TALKS, N),                               # an agreement with N > 0
+        (talks, np.where(drawn, FREE, TALKS), np.where(drawn, 0, left)),
+        (notice, NOTICE, M),
+        (withdrawn, OPEN, 0),
+        (closed, np.where(C > 0, COOLING, FREE), C),
+        (notice_ph, NOTICE, left),
+        (cooling, np.where(last, FREE, COOLING), left),
+    )
+    conds = [r[0] for r in rows]
+    new_phase = np.select(conds, [r[1] for r in rows], phase).astype(phase.dtype)
+    new_timer = np.select(conds, [r[2] for r in rows], timer).astype(timer.dtype)
+    h_new = (new_phase == OPEN) | (new_phase == NOTICE)
+    return Decision(new_phase, new_timer, h_new, opened, vetoed, closed, notice, withdrawn)
 
 
 def fixed_point(W: np.ndarray, w0: np.ndarray, p0: np.ndarray, *, stubbornness, responsiveness,

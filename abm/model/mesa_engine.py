@@ -64,6 +64,7 @@ from mesa.discrete_space import FixedAgent, Network
 from ..scenario import Scenario, load_scenario
 from .accumulators import new_accumulators, record_month
 from .compile import Compiled, compile_scenario, stack
+from .dynamics import FREE, OPEN
 from .kernels import DEFAULT_KERNEL, kernel_names
 from .numpy_engine import split_result
 from .outcomes import OUTCOMES, ChunkResult
@@ -210,10 +211,18 @@ class StateAgent(FixedAgent):
         Threat stock from Afghan spillover, >= 0.
     h : bool
         Hosting a US base.
-    first_base_month, months_hosted, closed, vetoes, incidents
+    phase : int
+        The base life-cycle phase (:data:`abm.model.dynamics.PHASES`: 0 free, 1 talks,
+        2 open, 3 notice, 4 cooling); ``h`` is true in ``open`` and ``notice``.
+    timer : int
+        Months left in the talks, the notice or the cooling-off.
+    first_base_month, months_hosted, closed, vetoes, incidents, openings, notices, \
+notices_withdrawn, first_base_closed_month
         The agent's outcome record (:data:`abm.model.outcomes.OUTCOMES`): ``t + 1`` if a
         base first opened during month ``t``, 0 if hosting at month 0, -1 if never;
-        months that ended with a base; a base was closed; CSTO vetoes; incidents.
+        months that ended with a base; a base was closed; CSTO vetoes; incidents; bases
+        opened; notices given and withdrawn; ``t + 1`` if the first base closed during
+        month ``t``, -1 if not.
     """
 
     def __init__(self, model: BasingModel, index: int) -> None:
@@ -227,11 +236,13 @@ class StateAgent(FixedAgent):
         self.p = float(cm.p_init[index])
         self.s = 0.0
         self.h = bool(cm.h_init[index])
+        self.phase = OPEN if self.h else FREE
+        self.timer = 0
+        for o in OUTCOMES:  # the counters; the final_* are read from w, p, s, h
+            if not o.name.startswith("final_"):
+                setattr(self, o.name, False if o.dtype is np.bool_ else
+                        (o.missing if o.missing is not None else 0))
         self.first_base_month = 0 if self.h else -1
-        self.months_hosted = 0
-        self.closed = False
-        self.vetoes = 0
-        self.incidents = 0
         self.observe()
 
     def observe(self) -> None:
@@ -267,6 +278,7 @@ class StateAgent(FixedAgent):
         x, rec = m.next_state, m.record
         self.w, self.p = float(x.w[0, 0, i]), float(x.p[0, 0, i])
         self.s, self.h = float(x.s[0, 0, i]), bool(x.h[0, 0, i])
+        self.phase, self.timer = int(x.phase[0, 0, i]), int(x.timer[0, 0, i])
         for o in OUTCOMES:
             if o.name in rec:
                 v = rec[o.name][0, 0, i]
@@ -394,7 +406,9 @@ class BasingModel(mesa.Model):
         return TrialState(
             w=np.array([[[x.w for x in a]]]), p=np.array([[[x.p for x in a]]]),
             s=np.array([[[x.s for x in a]]]), h=np.array([[[x.h for x in a]]], dtype=bool),
-            pulse=self.pulse.reshape(1, 1, 1).copy())
+            pulse=self.pulse.reshape(1, 1, 1).copy(),
+            phase=np.array([[[x.phase for x in a]]], dtype=np.int8),
+            timer=np.array([[[x.timer for x in a]]], dtype=np.int32))
 
     def _draws(self, t: int) -> MonthDraws:
         tp = self.tape
@@ -434,6 +448,7 @@ class BasingModel(mesa.Model):
         S = self.cm.S
         state = {"w": x.w.reshape(S), "p": x.p.reshape(S), "s": x.s.reshape(S),
                  "h": x.h.reshape(S), "pulse": x.pulse.reshape(1),
+                 "phase": x.phase.reshape(S), "timer": x.timer.reshape(S),
                  **{k: v.reshape(S) for k, v in self.record.items()}}
         d = self._draws(t)
         row = {k: (None if v is None else v.reshape(-1)) for k, v in vars(d).items()}

@@ -18,7 +18,8 @@ import pandas as pd
 
 from .accumulators import ACCUMULATORS
 
-__all__ = ["Outcome", "OUTCOMES", "OUTCOME_NAMES", "TRIAL_COLUMNS", "ChunkResult",
+__all__ = ["Outcome", "OUTCOMES", "OUTCOME_NAMES", "TRIAL_COLUMNS", "OUTPUTS_FORMAT",
+           "ChunkResult",
            "empty_outcomes", "trial_table", "outputs_sha256", "outcomes_markdown"]
 
 
@@ -51,12 +52,23 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("closed", np.bool_, "switch", "a base was closed during the run"),
     Outcome("vetoes", np.int32, "count", "agreements refused consent under the CSTO rule"),
     Outcome("incidents", np.int64, "count", "spillover incidents on the state's border"),
+    Outcome("openings", np.int32, "count",
+            "bases opened during the run (a month-0 base not counted)"),
+    Outcome("notices", np.int32, "count", "notices to end a base given by the host"),
+    Outcome("notices_withdrawn", np.int32, "count", "notices withdrawn before they ran out"),
+    Outcome("first_base_closed_month", np.int32, "month",
+            "t + 1 if the first base closed during month t; missing if it did not",
+            missing=-1),
     Outcome("final_w", np.float64, "share", "willingness at the horizon"),
     Outcome("final_p", np.float64, "share", "public support at the horizon"),
     Outcome("final_s", np.float64, "threat", "threat stock at the horizon"),
     Outcome("final_h", np.bool_, "switch", "hosting a base at the horizon"),
 )
 OUTCOME_NAMES: tuple[str, ...] = tuple(o.name for o in OUTCOMES)
+#: The format tag of :func:`outputs_sha256` (and of ``trials.parquet``): it changes
+#: whenever the columns change, so a hash is only ever compared with one of its format.
+#: v1: the nine columns up to ``final_h``; v2: the life-cycle outcomes added.
+OUTPUTS_FORMAT = "abm-trials-v2"
 #: Columns of the per-trial table, in canonical order.
 TRIAL_COLUMNS: tuple[str, ...] = ("trial", "state", *OUTCOME_NAMES)
 
@@ -131,10 +143,10 @@ def outputs_sha256(table: pd.DataFrame) -> str:
     bool as uint8; a missing value as the outcome's ``missing``). The state column is its
     distinct ids in order of first appearance, UTF-8 joined by NUL, then an int32 code per
     row. Two runs that agree row for row and bit for bit give the same hash, whatever the
-    executor.
+    executor. The bytes start with :data:`OUTPUTS_FORMAT`.
     """
     h = hashlib.sha256()
-    h.update(b"abm-trials-v1\0")
+    h.update(OUTPUTS_FORMAT.encode() + b"\0")
     h.update(b"trial\0")
     h.update(table["trial"].to_numpy(dtype="<i8").tobytes())
     h.update(b"state\0")

@@ -10,7 +10,8 @@ in :mod:`abm.model.dynamics`.
 
 Order within month ``t`` (the contract both engines keep): shocks' jumps of ``w``/``p``;
 incidents and drills (Poisson by inversion); pressure; opinion; willingness; CSTO consent
-(only for trials with an agreement this month); decisions; threat stock and drill pulse.
+(only for trials with an agreement this month); decisions (the base life-cycle of
+:func:`abm.model.dynamics.decide`: phase and timer); threat stock and drill pulse.
 """
 
 from __future__ import annotations
@@ -23,42 +24,57 @@ from . import dynamics as dyn
 from .compile import Batch
 from .rng import MonthDraws
 
-__all__ = ["TrialState", "Events", "initial_state", "apply_jumps", "month_step",
-           "new_record", "update_record"]
+__all__ = ["TrialState", "Events", "initial_state", "initial_phase", "apply_jumps",
+           "month_step", "new_record", "update_record", "final_record"]
 
 
 @dataclass
 class TrialState:
-    """Willingness ``w``, support ``p``, threat ``s``, hosting ``h`` (``(P, n, S)``) and
-    the region-wide drill pulse (``(P, n, 1)``)."""
+    """Willingness ``w``, support ``p``, threat ``s``, hosting ``h`` (``(P, n, S)``), the
+    region-wide drill pulse (``(P, n, 1)``), and each state's life-cycle phase
+    (:data:`abm.model.dynamics.PHASES`, int8) and months left in it (``timer``, int32),
+    ``(P, n, S)``; ``h`` is true exactly in the phases ``OPEN`` and ``NOTICE``."""
 
     w: np.ndarray
     p: np.ndarray
     s: np.ndarray
     h: np.ndarray
     pulse: np.ndarray
+    phase: np.ndarray
+    timer: np.ndarray
 
 
 @dataclass
 class Events:
-    """What happened in one month, ``(P, n, S)``: bases opened, vetoes, closures, incidents."""
+    """What happened in one month, ``(P, n, S)``: bases opened, vetoes, closures, incidents,
+    notices given and notices withdrawn."""
 
     opened: np.ndarray
     vetoed: np.ndarray
     closed: np.ndarray
     incidents: np.ndarray
+    notice: np.ndarray
+    withdrawn: np.ndarray
 
 
 def initial_state(bt: Batch, n: int) -> TrialState:
     """Every trial at month 0: the scenario's starting values."""
     shape = (bt.P, n, bt.S)
+    h = np.broadcast_to(bt.h_init, shape).copy()
     return TrialState(
         w=np.broadcast_to(bt.w_init, shape).copy(),
         p=np.broadcast_to(bt.p_init, shape).copy(),
         s=np.zeros(shape),
-        h=np.broadcast_to(bt.h_init, shape).copy(),
+        h=h,
         pulse=np.zeros((bt.P, n, 1)),
+        phase=initial_phase(h),
+        timer=np.zeros(shape, dtype=np.int32),
     )
+
+
+def initial_phase(h: np.ndarray) -> np.ndarray:
+    """The life-cycle phase at month 0: ``OPEN`` for a host, ``FREE`` otherwise (int8)."""
+    return np.where(h, dyn.OPEN, dyn.FREE).astype(np.int8)
 
 
 def apply_jumps(x: TrialState, bt: Batch, t: int) -> None:
@@ -127,12 +143,14 @@ def month_step(x: TrialState, bt: Batch, t: int, d: MonthDraws) -> tuple[TrialSt
     consent_p = None
     if use_consent:
         consent_p = _consent(bt, w, R, mixed_rule=not bool(bt.consent_rule.all()))
-    h_new, opened, vetoed, closed = dyn.decide(
-        h, w, par["threshold"] + mo["legal_bar"][t], dr["D"][t], par["decision_width"],
-        par["close_threshold"], consent_p, d.u_decide, d.u_consent)
+    dc = dyn.decide(
+        x.phase, x.timer, w, par["threshold"] + mo["legal_bar"][t], dr["D"][t],
+        par["decision_width"], par["close_threshold"], consent_p, d.u_decide, d.u_consent,
+        par["negotiation_months"], par["notice_months"], par["cooling_months"])
     s_new = dyn.threat_update(s, k, par["spill_decay"], par["spill_shock"])
     pulse = dyn.drill_update(x.pulse, n_drills, par["drill_decay"], par["drill_pulse"])
-    return TrialState(w_new, p_new, s_new, h_new, pulse), Events(opened, vetoed, closed, k)
+    return (TrialState(w_new, p_new, s_new, dc.h, pulse, dc.phase, dc.timer),
+            Events(dc.opened, dc.vetoed, dc.closed, k, dc.notice, dc.withdrawn))
 
 
 def new_record(x: TrialState) -> dict[str, np.ndarray]:
@@ -144,6 +162,10 @@ def new_record(x: TrialState) -> dict[str, np.ndarray]:
         "closed": np.zeros(shape, dtype=bool),
         "vetoes": np.zeros(shape, dtype=np.int32),
         "incidents": np.zeros(shape, dtype=np.int64),
+        "openings": np.zeros(shape, dtype=np.int32),
+        "notices": np.zeros(shape, dtype=np.int32),
+        "notices_withdrawn": np.zeros(shape, dtype=np.int32),
+        "first_base_closed_month": np.full(shape, -1, dtype=np.int32),
     }
 
 
@@ -155,6 +177,11 @@ def update_record(rec: dict[str, np.ndarray], ev: Events, x_new: TrialState, t: 
     rec["closed"] |= ev.closed
     rec["incidents"] += ev.incidents
     rec["months_hosted"] += x_new.h
+    rec["openings"] += ev.opened
+    rec["notices"] += ev.notice
+    rec["notices_withdrawn"] += ev.withdrawn
+    ended = rec["first_base_closed_month"]
+    ended[ev.closed & (ended < 0)] = t + 1
 
 
 def final_record(rec: dict[str, np.ndarray], x: TrialState) -> dict[str, np.ndarray]:

@@ -167,7 +167,10 @@ class Spillover:
 class Dynamics:
     """``[dynamics]``: the behavioural parameters every scenario shares.
 
-    Defaults are the calibrated values of ``experiments/baseline_2021.toml``.
+    Defaults are the calibrated values of ``experiments/baseline_2021.toml``. The
+    life-cycle keys (``negotiation_months``, ``notice_months``, ``cooling_months``) are
+    whole numbers of months (kind ``"whole"``, stored as floats); their default 0 is the
+    memoryless rule.
     """
 
     opinion_anchor: float = _key(
@@ -218,6 +221,19 @@ class Dynamics:
     willingness_noise: float = _key(
         0.01, "float", 0, 1, unit="per month (s.d.)",
         doc="standard deviation of monthly willingness shocks")
+    # the base life-cycle (docs/model.md, "Basing decisions"): 0 = the memoryless rule
+    negotiation_months: float = _key(
+        0.0, "whole", 0, 24, unit="months",
+        doc="months from an agreement (consent given) to the base opening; the talks break "
+            "down each month with the closure curve's probability; 0 = opens at once")
+    notice_months: float = _key(
+        0.0, "whole", 0, 24, unit="months",
+        doc="notice a host gives before its base closes (still hosting meanwhile); "
+            "withdrawn each month with the agreement curve's probability, without D; "
+            "0 = closes at once")
+    cooling_months: float = _key(
+        0.0, "whole", 0, 120, unit="months",
+        doc="months after a base closes during which the state agrees to no new base")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from .schema import (
     State,
 )
 
-__all__ = ["build", "load_scenario", "scenario_from_dict", "check_number"]
+__all__ = ["build", "load_scenario", "scenario_from_dict", "check_number", "check_whole"]
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
@@ -89,6 +89,15 @@ def check_number(prov: Provenance, key: str, v: Any, meta: dict[str, Any]) -> fl
         raise _bad(prov, key, v, f"must be a number in {rng}")
     if hi is not None and x > hi:
         raise _bad(prov, key, v, f"must be a number in {rng}")
+    return x
+
+
+def check_whole(prov: Provenance, key: str, v: Any, meta: dict[str, Any]) -> float:
+    """A whole number in the key's range (``3`` or ``3.0``, not ``2.5``), as a float."""
+    x = check_number(prov, key, v, meta)
+    if x != math.floor(x):
+        raise _bad(prov, key, v, f"must be a whole number of {meta.get('unit') or 'units'} "
+                   f"in [{meta['lo']:g}, {meta['hi']:g}]")
     return x
 
 
@@ -160,6 +169,8 @@ def _table(prov: Provenance, tname: str, raw: Any, horizon: int) -> Any:
             kwargs[f.name] = _schedule(prov, key, v, f.metadata)
         elif kind == "float":
             kwargs[f.name] = check_number(prov, key, v, f.metadata)
+        elif kind == "whole":
+            kwargs[f.name] = check_whole(prov, key, v, f.metadata)
         elif kind == "bool":
             if not isinstance(v, bool):
                 raise _bad(prov, key, v, "must be true or false")

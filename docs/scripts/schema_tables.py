@@ -61,7 +61,8 @@ def schema_markdown() -> str:
                 rng = "-"
             else:
                 rng = f"{'(' if meta.get('lo_open') else '['}{lo:g}, {hi:g}]"
-            kind = {"schedule": "number or schedule", "float": "number", "bool": "bool",
+            kind = {"schedule": "number or schedule", "float": "number",
+                    "whole": "whole number", "bool": "bool",
                     "str": "string", "id": "string", "edges": "list"}[meta["kind"]]
             if default is None:
                 dflt = "required" if key == "id" else "none"

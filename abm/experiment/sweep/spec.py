@@ -127,7 +127,7 @@ def _sweepable(key: str) -> bool:
     if key in BOOL_KEYS:
         return True
     f = key_field(key)
-    return f is not None and f.metadata["kind"] in ("float", "schedule")
+    return f is not None and f.metadata["kind"] in ("float", "whole", "schedule")
 
 
 def _spec(path: str, raw: dict[str, Any], prov: Any) -> SweepSpec:
@@ -211,6 +211,10 @@ def _spec(path: str, raw: dict[str, Any], prov: Any) -> SweepSpec:
                     raise ConfigError(src, f"{where}.values[{j}]", v, f"must be {want}")
             params.append(Parameter(key, values=tuple(vals)))
             continue
+        f = key_field(key)
+        if f is not None and f.metadata["kind"] == "whole":
+            raise ConfigError(src, where, spec, f"{key} is a whole number of months: use "
+                              "values = [...] in design = \"grid\"")
         if "low" not in spec or "high" not in spec:
             raise ConfigError(src, where, spec, "give values = [...] (grid) or low and high")
         lo, hi = spec["low"], spec["high"]

@@ -142,13 +142,30 @@ def build_figures(
     _check_inputs(table, months, summary)
     ctx = _Context.from_summary(summary, state_names)
 
-    # compare the column directly (a categorical compares codes): no Python string per row
-    state_col = table["state"]
-    rows = {sid: (state_col == sid).to_numpy(dtype=bool) for sid in ctx.ids}
     first = table["first_base_month"].to_numpy(dtype=np.float64, na_value=np.nan)
-    final_w = table["final_w"].to_numpy(dtype=np.float64, na_value=np.nan)
-    first_by_state = {sid: first[rows[sid]] for sid in ctx.ids}
-    final_w_by_state = {sid: final_w[rows[sid]] for sid in ctx.ids}
+    final_w = table["final_w"].to_numpy(dtype=np.float64, na_value=np.nan, copy=False)
+    first_by_state, final_w_by_state = {}, {}
+    S = len(ctx.ids)
+    state_col = table["state"]
+    codes = (state_col.cat.codes.to_numpy() if isinstance(state_col.dtype, pd.CategoricalDtype)
+             else None)
+    canonical = (codes is not None and len(codes) % max(S, 1) == 0
+                 and list(state_col.cat.categories) == list(ctx.ids)
+                 and np.array_equal(codes.reshape(-1, S), np.broadcast_to(
+                     np.arange(S, dtype=codes.dtype), (len(codes) // S, S))))
+    if canonical:
+        # the table's own order (trial, then state): each state's column is a strided
+        # view, so a million-trial table is not copied again for the figures
+        for i, sid in enumerate(ctx.ids):
+            first_by_state[sid] = first.reshape(-1, S)[:, i]
+            final_w_by_state[sid] = final_w.reshape(-1, S)[:, i]
+    else:
+        # any other order: one state at a time (a categorical compares codes; no Python
+        # string per row, one boolean mask alive at a time)
+        for sid in ctx.ids:
+            rows = (state_col == sid).to_numpy(dtype=bool)
+            first_by_state[sid] = first[rows]
+            final_w_by_state[sid] = final_w[rows]
     months_by_state = _months_by_state(months, ctx.ids)
 
     figures = {

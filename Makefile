@@ -33,9 +33,10 @@ lint: install
 bench: install
 	$(BIN)/python -m benchmarks --out results/bench.json
 
-# Regenerate what docs/ generates from the code: the key tables of docs/model.md (from the
-# schema in abm/scenario/schema.py) and the error catalogue of docs/errors.md (from the
-# bad-input corpus).
+# Regenerate what docs/ generates from the code: the key tables of docs/model.md and the
+# ODD+D tables of docs/odd.md (from the schema in abm/scenario/schema.py, the outcome
+# record and the baseline) and the error catalogue of docs/errors.md (from the bad-input
+# corpus).
 docs: install
 	$(BIN)/python docs/scripts/schema_tables.py --write
 	$(BIN)/python docs/scripts/error_catalogue.py --write

@@ -210,14 +210,17 @@ def test_error_names_the_file_that_holds_the_bad_key(tmp_path):
 
 
 def test_docs_generated_blocks_equal_the_code():
-    """docs/model.md's key tables, top-level limits and outcome table are generated from
-    the schema, abm.limits and the outcome record; `make docs` rewrites them."""
+    """docs/model.md's key tables, top-level limits and outcome table, and docs/odd.md's
+    state variables, parameters, drivers, outcomes and initialisation, are generated from
+    the schema, abm.limits, the outcome record and the baseline; `make docs` rewrites them."""
     from tests.conftest import load_script
 
     tables = load_script("schema_tables")
-    for name, body in tables.blocks().items():
-        assert tables.current(name) == body, f"docs/model.md block {name!r} is stale: run " \
-                                              "`make docs`"
+    assert set(tables.DOCUMENTS) == {"docs/model.md", "docs/odd.md"}
+    for doc in tables.DOCUMENTS:
+        for name, body in tables.blocks(doc).items():
+            assert tables.current(name, ROOT / doc) == body, \
+                f"{doc} block {name!r} is stale: run `make docs`"
 
 
 def test_schedule_points_past_the_horizon_are_accepted_and_never_reached(tmp_path):

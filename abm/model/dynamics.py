@@ -1,4 +1,4 @@
-"""The monthly update of ``../shared/MODEL.md``, as pure array functions.
+"""The monthly update of ``docs/model.md``, as pure array functions.
 
 This module owns the equations. Every function takes arrays whose last axis is the state
 axis (shape ``(..., S)``; the vectorised core passes ``(n_trials, S)``, a Mesa agent passes

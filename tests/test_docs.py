@@ -1,0 +1,88 @@
+"""The documentation stands alone: no citation of files outside the repository, and no
+relative link in README.md or docs/*.md that leads nowhere."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+#: The folder beside the repository that held the project's brief and seed texts; a clone
+#: does not have it, so nothing outside tests may cite it (docs/sources.md replaces it).
+OUTSIDE = "../" + "shared"
+#: Tracked folders the check leaves out: tests (which may name it, as this file does) and
+#: the CI script, which describes the machine CI runs on rather than citing a source.
+NOT_CHECKED = ("tests", ".ci")
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+
+
+def tracked_files() -> list[Path]:
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return [ROOT / p for p in out.decode().split("\0") if p]
+
+
+def links(page: Path) -> list[str]:
+    """Link targets of a Markdown page, outside fenced code blocks."""
+    return LINK.findall(FENCE.sub("", page.read_text()))
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors of a page: lower case, punctuation dropped, spaces to '-'."""
+    out = set()
+    for line in FENCE.sub("", page.read_text()).splitlines():
+        m = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m:
+            out.add(re.sub(r"[^\w\- ]", "", m.group(1).lower()).replace(" ", "-"))
+    return out
+
+
+def test_no_tracked_file_outside_tests_cites_the_folder_beside_the_repository():
+    bad = []
+    for path in tracked_files():
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] in NOT_CHECKED or not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        bad += [f"{rel}:{n}" for n, line in enumerate(text.splitlines(), 1) if OUTSIDE in line]
+    assert not bad, f"cite docs/sources.md (or the right docs/ page) instead of {OUTSIDE}: {bad}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_relative_link_leads_to_a_file_and_heading_that_exist(page):
+    bad = []
+    for target in links(page):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):      # https:, mailto:, ...
+            continue
+        file, _, anchor = target.partition("#")
+        dest = (page.parent / file).resolve() if file else page
+        if not dest.exists():
+            bad.append(f"{target}: no such file")
+        elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+            bad.append(f"{target}: no heading #{anchor} in {dest.relative_to(ROOT)}")
+    assert not bad, f"{page.relative_to(ROOT)}: {bad}"
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    linked = {(ROOT / t.partition("#")[0]).resolve() for t in links(ROOT / "README.md")}
+    missing = [p.name for p in PAGES[1:] if p.resolve() not in linked]
+    assert not missing, f"README.md's Documentation list lacks {missing}"
+
+
+def test_the_link_checker_sees_a_broken_link_and_a_broken_anchor(tmp_path):
+    (tmp_path / "a.md").write_text("# Title here\n\n[x](b.md) [y](a.md#nowhere) "
+                                   "[z](a.md#title-here)\n```\n[code](ignored.md)\n```\n")
+    assert links(tmp_path / "a.md") == ["b.md", "a.md#nowhere", "a.md#title-here"]
+    assert anchors(tmp_path / "a.md") == {"title-here"}

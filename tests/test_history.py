@@ -94,3 +94,73 @@ def test_validate_history_needs_a_record(tmp_path):
     r = subprocess.run([sys.executable, "-m", "abm", "validate-history", str(f)], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "a [record] table" in r.stderr
+
+
+# --------------------------------------------------------------------- the stance rule
+
+RULE_FILE = '''
+name = "rule"
+[stances]
+rule = true
+w_intercept = 0.4
+p_intercept = -0.2
+p_troops = -0.5
+[[states]]
+id = "AA"
+csto = true
+afghan_border_km = 500
+legal_bar = 0.3
+remittances_gdp = 0.3
+remittances_russia = 0.9
+russia_trade = 0.2
+russian_troops = 1.0
+us_approval = 0.42
+[[states]]
+id = "BB"
+willingness = 0.7
+'''
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_stance_rule_computes_the_closed_form(tmp_path):
+    f = tmp_path / "rule.toml"
+    f.write_text(RULE_FILE)
+    sc = load_scenario(f)
+    aa, bb = sc.states
+    rem = 0.3 * 0.9
+    w = _sig(0.4 - 6.0 * rem - 5.0 * 0.2 - 1.5 * 1.0 - 2.0 * 0.3 - 1.0 * 1 + 0.0 * 0.5)
+    p = _sig(-0.2 + 1.0 * np.log(0.42 / 0.58) + 0.0 * rem - 0.5 * 1.0)
+    assert aa.willingness == pytest.approx(w, abs=1e-12)
+    assert aa.public_support == pytest.approx(p, abs=1e-12)
+    assert bb.willingness == 0.7  # explicit value overrides the rule
+    # absent poll: the default 0.3; the shared coefficients apply to every state
+    assert bb.public_support == pytest.approx(_sig(-0.2 + np.log(0.3 / 0.7)), abs=1e-12)
+    # the rule off (the default): an absent stance is the schema default, as before
+    off = load_scenario(f, ["stances.rule=false"])
+    assert off.states[0].willingness == 0.0
+
+
+def test_stance_rule_override_by_set_and_by_coefficient(tmp_path):
+    f = tmp_path / "rule.toml"
+    f.write_text(RULE_FILE)
+    sc = load_scenario(f, ["states.AA.willingness=0.55", "stances.p_poll=0"])
+    assert sc.states[0].willingness == 0.55
+    assert sc.states[0].public_support == pytest.approx(_sig(-0.2 - 0.5))
+
+
+@pytest.mark.parametrize("setting, fragment", [
+    ("stances.w_trade=99", "stances.w_trade"),
+    ("stances.rule=1", "stances.rule"),
+    ("states.AA.us_approval=1.5", "states.AA.us_approval"),
+    ("states.AA.remittances_gdp=-0.1", "states.AA.remittances_gdp"),
+])
+def test_stance_rule_bad_values_exit_2_with_one_line(tmp_path, setting, fragment):
+    f = tmp_path / "rule.toml"
+    f.write_text(RULE_FILE)
+    r = subprocess.run([sys.executable, "-m", "abm", "validate", str(f), "--set", setting],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert fragment in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

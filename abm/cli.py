@@ -169,15 +169,9 @@ def _parser() -> _Parser:
     v.add_argument("config")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
-    h = sub.add_parser("validate-history", help="run the recorded episodes; compare with the "
-                       "record (exit 1 if a recorded outcome is not the most likely)")
-    h.add_argument("configs", nargs="*", help="scenarios with a [record] table (default: "
-                   "experiments/opening_2001.toml experiments/baseline_2021.toml)")
-    h.add_argument("--trials", type=str, help="trials per episode (default: each file's)")
-    h.add_argument("--seed", type=str, help="seed (default: each file's)")
-    h.add_argument("--workers", type=str, default="1")
-    h.add_argument("--figure", help="also draw the comparison as a PNG at this path")
+    from .commands.history import add_history_parser
 
+    add_history_parser(sub)
     from .commands.compare import add_compare_parser
     from .commands.listing import add_ls_parser
 
@@ -502,25 +496,9 @@ def _sweep_figures(tmp: Path, points: Any, summary: dict[str, Any],
 
 
 def _cmd_validate_history(args: argparse.Namespace) -> int:
-    from .analysis.history import history_markdown
-    from .experiment.episodes import HISTORY_FILES, validate_history
+    from .commands.history import cmd_validate_history
 
-    trials, seed, workers = _run_options(args)
-    paths = args.configs or [str(Path(p)) for p in HISTORY_FILES]
-    rows, results = validate_history(paths, trials=trials, seed=seed, workers=workers)
-    first = next(iter(results.values()))
-    print(history_markdown(rows, results))
-    if args.figure:
-        from .plots import draw_history
-
-        print(f"figure: {draw_history(rows, Path(args.figure), trials=first.trials)}")
-    failed = [r for r in rows if not r.most_likely]
-    if failed:
-        names = ", ".join(f"{r.scenario}/{r.state}" for r in failed)
-        print(f"the recorded outcome is not the most likely one for: {names}", file=sys.stderr)
-        return EXIT_FAIL
-    print("the recorded outcome is the most likely one for every state in every episode")
-    return EXIT_OK
+    return cmd_validate_history(args, _run_options)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

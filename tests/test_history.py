@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from abm.analysis.history import pattern_hits
 from abm.analysis.stats import paired_difference
-from abm.experiment.episodes import HISTORY_FILES, compare, validate_history
+from abm.errors import ConfigError
+from abm.experiment.episodes import HISTORY_FILES, compare, history_files, validate_history
 from abm.scenario import load_scenario
+from abm.scenario.schema import Pattern
 from tests.conftest import BASELINE, ROOT
 
 EXPERIMENTS = ROOT / "experiments"
@@ -80,11 +84,11 @@ def test_compare_refuses_different_state_lists(tmp_path):
 def test_validate_history_command(tmp_path):
     fig = tmp_path / "v.png"
     r = subprocess.run([sys.executable, "-m", "abm", "validate-history", "--trials", "2000",
-                        "--figure", str(fig)], cwd=ROOT, capture_output=True, text=True,
-                       timeout=300)
+                        "--figure", str(fig), *HISTORY_FILES], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "| opening_2001 | UZB | base |" in r.stdout
-    assert "most likely one for every state" in r.stdout
+    assert "| opening_2001 | UZB | base by month 5 |" in r.stdout
+    assert "no in-sample recorded pattern is judged NO" in r.stdout
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -94,3 +98,205 @@ def test_validate_history_needs_a_record(tmp_path):
     r = subprocess.run([sys.executable, "-m", "abm", "validate-history", str(f)], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "a [record] table" in r.stderr
+
+
+# --------------------------------------------------------------------- the episode library
+
+LIBRARY = ROOT / "experiments" / "history"
+
+
+def test_library_episodes_load_share_dynamics_and_use_the_rule():
+    files = history_files(LIBRARY)
+    names = {f.stem for f in files}
+    assert {"opening_2001", "long_run_2002_2011", "shamsi_2011", "manas_2013_2014",
+            "refusals_2021", "k2_eviction_2005"} <= names
+    base = load_scenario(BASELINE)
+    for f in files:
+        sc = load_scenario(f)
+        assert sc.stances.rule, f
+        assert sc.patterns or sc.record, f
+        d = sc.dynamics
+        for k in ("negotiation_months", "notice_months", "cooling_months"):
+            d = type(d)(**{**vars(d), k: getattr(base.dynamics, k)})
+        assert d == base.dynamics, f  # only the life-cycle facts of an episode differ
+        assert sc.out_of_sample == (f.stem == "k2_eviction_2005"), f
+        raw = f.read_text()
+        assert "willingness =" not in raw and "public_support =" not in raw, f
+    common = (LIBRARY / "base" / "common.toml").read_text()
+    assert "willingness =" not in common and "public_support =" not in common
+
+
+def test_library_every_value_has_a_source_comment():
+    for f in [*history_files(LIBRARY), LIBRARY / "base" / "common.toml"]:
+        table = ""
+        for line in f.read_text().splitlines():
+            s = line.strip()
+            if s.startswith("["):
+                table = s.strip("[]")
+                continue
+            if not s or s.startswith("#") or table.startswith("record"):
+                continue
+            if s.startswith(("name =", "description =", "id =", "trials =", "extends =")):
+                continue
+            assert "#" in s, f"{f.name}: no source comment: {s}"
+
+
+def test_out_of_sample_file_says_so():
+    text = (LIBRARY / "k2_eviction_2005.toml").read_text()
+    assert text.startswith("# OUT-OF-SAMPLE EPISODE")
+    assert "out_of_sample = true" in text
+
+
+def _table(first, closed, final_h):
+    import pandas as pd
+
+    return pd.DataFrame({"first_base_month": pd.array(first, dtype="Int32"),
+                         "first_base_closed_month": pd.array(closed, dtype="Int32"),
+                         "final_h": final_h})
+
+
+def test_pattern_hits_closed_form():
+    # one state, five trials: never; hosting from 0 never closed; from 0 closed in month 3
+    # (outcome 4); opened in month 2 (outcome 3); opened in month 0 (outcome 1)
+    t = _table([None, 0, 0, 3, 1], [None, None, 4, None, None],
+               [False, True, False, True, True])
+    ids = ("AA",)
+
+    def hits(kind, *months):
+        return pattern_hits(Pattern(kind, "AA", months), t, ids).tolist()
+
+    assert hits("no_base") == [True, False, False, False, False]
+    assert hits("base_by", 0) == [False, True, True, False, True]
+    assert hits("base_by", 2) == [False, True, True, True, True]
+    assert hits("hosting_at_end") == [False, True, False, True, True]
+    assert hits("closed_by", 2) == [False] * 5
+    assert hits("closed_by", 3) == [False, False, True, False, False]
+    assert hits("open_through", 2) == [False, True, True, False, False]
+    assert hits("open_through", 3) == [False, True, False, False, False]
+    assert hits("opened_between", 2, 2) == [False, False, False, True, False]
+    assert hits("opened_between", 0, 2) == [False, False, False, True, True]
+
+
+@pytest.mark.parametrize("pattern, fragment", [
+    ('kind = "base_at"\nstate = "AA"\nmonth = 1', "unknown pattern kind"),
+    ('kind = "base_by"\nstate = "ZZ"\nmonth = 1', "record.patterns[0].state"),
+    ('kind = "base_by"\nstate = "AA"', "needs month = M"),
+    ('kind = "no_base"\nstate = "AA"\nmonth = 1', "takes no month"),
+    ('kind = "closed_by"\nstate = "AA"\nmonth = 12', "integer month in [0, 5]"),
+    ('kind = "opened_between"\nstate = "AA"\nmonths = [3, 1]', "a <= b"),
+    ('kind = "opened_between"\nstate = "AA"\nmonth = 1', "takes months = ..."),
+])
+def test_bad_patterns_exit_2_with_one_line(tmp_path, pattern, fragment):
+    f = tmp_path / "p.toml"
+    f.write_text('name = "p"\nhorizon_months = 6\n[[states]]\nid = "AA"\n'
+                 f'[record]\nAA = true\n[[record.patterns]]\n{pattern}\n')
+    r = subprocess.run([sys.executable, "-m", "abm", "validate", str(f)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert fragment in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_bad_episode_table(tmp_path):
+    f = tmp_path / "e.toml"
+    f.write_text('name = "e"\n[episode]\nout_of_sample = "yes"\n[[states]]\nid = "AA"\n')
+    with pytest.raises(ConfigError, match="episode.out_of_sample"):
+        load_scenario(f)
+
+
+def test_legacy_record_equals_the_base_indicator_and_verdicts():
+    """``STATE = bool`` rows are P(base within the horizon) or its complement, as before;
+    the verdict follows the interval. Fixed seed, 1,000 trials: exact equality, no
+    tolerance needed (both computed from the same trials)."""
+    rows, results = validate_history([ROOT / HISTORY_FILES[0]], trials=1000, seed=3)
+    for r in rows:
+        assert r.p_recorded == pytest.approx(r.p_base if r.recorded else 1 - r.p_base)
+        want = "yes" if r.ci_low > 0.5 else ("NO" if r.ci_high < 0.5 else "undecided")
+        assert r.verdict == want
+
+
+def test_validate_history_library_json_and_exit_code():
+    """The default run is the library. Its in-sample failures (before calibration) give
+    exit 1; the out-of-sample episode is reported apart and never decides the exit."""
+    r = subprocess.run([sys.executable, "-m", "abm", "validate-history", "--trials", "500",
+                        "--seed", "5", "--json"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    out = json.loads(r.stdout)
+    rows = out["rows"]
+    assert {x["episode"] for x in rows} >= {"ep_opening_2001", "ep_k2_eviction_2005"}
+    oos = [x for x in rows if x["out_of_sample"]]
+    assert oos and all(x["episode"] == "ep_k2_eviction_2005" for x in oos)
+    assert rows[-len(oos):] == oos  # reported after the in-sample rows
+    bad = [x for x in rows if x["verdict"] == "NO" and not x["out_of_sample"]]
+    assert r.returncode == (1 if bad else 0)
+    for x in rows:
+        assert x["ci_low"] <= x["p_recorded"] <= x["ci_high"]
+
+
+# --------------------------------------------------------------------- the stance rule
+
+RULE_FILE = '''
+name = "rule"
+[stances]
+rule = true
+w_intercept = 0.4
+p_intercept = -0.2
+p_troops = -0.5
+[[states]]
+id = "AA"
+csto = true
+afghan_border_km = 500
+legal_bar = 0.3
+remittances_gdp = 0.3
+remittances_russia = 0.9
+russia_trade = 0.2
+russian_troops = 1.0
+us_approval = 0.42
+[[states]]
+id = "BB"
+willingness = 0.7
+'''
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_stance_rule_computes_the_closed_form(tmp_path):
+    f = tmp_path / "rule.toml"
+    f.write_text(RULE_FILE)
+    sc = load_scenario(f)
+    aa, bb = sc.states
+    rem = 0.3 * 0.9
+    w = _sig(0.4 - 6.0 * rem - 5.0 * 0.2 - 1.5 * 1.0 - 2.0 * 0.3 - 1.0 * 1 + 0.0 * 0.5)
+    p = _sig(-0.2 + 1.0 * np.log(0.42 / 0.58) + 0.0 * rem - 0.5 * 1.0)
+    assert aa.willingness == pytest.approx(w, abs=1e-12)
+    assert aa.public_support == pytest.approx(p, abs=1e-12)
+    assert bb.willingness == 0.7  # explicit value overrides the rule
+    # absent poll: the default 0.3; the shared coefficients apply to every state
+    assert bb.public_support == pytest.approx(_sig(-0.2 + np.log(0.3 / 0.7)), abs=1e-12)
+    # the rule off (the default): an absent stance is the schema default, as before
+    off = load_scenario(f, ["stances.rule=false"])
+    assert off.states[0].willingness == 0.0
+
+
+def test_stance_rule_override_by_set_and_by_coefficient(tmp_path):
+    f = tmp_path / "rule.toml"
+    f.write_text(RULE_FILE)
+    sc = load_scenario(f, ["states.AA.willingness=0.55", "stances.p_poll=0"])
+    assert sc.states[0].willingness == 0.55
+    assert sc.states[0].public_support == pytest.approx(_sig(-0.2 - 0.5))
+
+
+@pytest.mark.parametrize("setting, fragment", [
+    ("stances.w_trade=99", "stances.w_trade"),
+    ("stances.rule=1", "stances.rule"),
+    ("states.AA.us_approval=1.5", "states.AA.us_approval"),
+    ("states.AA.remittances_gdp=-0.1", "states.AA.remittances_gdp"),
+])
+def test_stance_rule_bad_values_exit_2_with_one_line(tmp_path, setting, fragment):
+    f = tmp_path / "rule.toml"
+    f.write_text(RULE_FILE)
+    r = subprocess.run([sys.executable, "-m", "abm", "validate", str(f), "--set", setting],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert fragment in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

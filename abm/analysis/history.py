@@ -20,8 +20,8 @@ import pandas as pd
 from .formats import fmt_diff_ci, fmt_prob, fmt_prob_ci
 from .stats import newcombe_paired, paired_difference, wilson
 
-__all__ = ["HistoryRow", "based", "record_rows", "compare_rows", "history_markdown",
-           "compare_markdown"]
+__all__ = ["HistoryRow", "based", "record_rows", "pattern_hits", "pattern_rows",
+           "compare_rows", "history_markdown", "history_json", "compare_markdown"]
 
 
 def based(table: pd.DataFrame, n_states: int) -> np.ndarray:
@@ -38,11 +38,71 @@ class HistoryRow:
     ci_low: float
     ci_high: float
     p_base: float
+    pattern: str = ""
+    out_of_sample: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """Is the recorded outcome the most likely one, judged by its 95% interval:
+        "yes" if the lower end is above 1/2, "NO" if the upper end is below, else
+        "undecided"."""
+        if self.ci_low > 0.5:
+            return "yes"
+        return "NO" if self.ci_high < 0.5 else "undecided"
 
     @property
     def most_likely(self) -> bool:
-        """The recorded outcome has probability above one half."""
-        return self.p_recorded > 0.5
+        """The recorded outcome is the most likely one beyond Monte Carlo error."""
+        return self.verdict == "yes"
+
+
+def _col(table: pd.DataFrame, name: str, n_states: int) -> np.ndarray:
+    """A per-trial outcome as floats (missing = NaN), shape ``(trials, S)``."""
+    return table[name].astype("float64").to_numpy().reshape(-1, n_states)
+
+
+def pattern_hits(pattern: Any, table: pd.DataFrame, state_ids: tuple[str, ...]
+                 ) -> np.ndarray:
+    """Per trial, whether ``pattern`` (a :class:`abm.scenario.schema.Pattern`) happened.
+
+    Months are the episode's (0 = first month, "by month M" = by its end); the outcomes
+    count ``t + 1`` for an event during month ``t`` and 0 for a base at month 0
+    (docs/model.md, "Records").
+    """
+    n = len(state_ids)
+    i = state_ids.index(pattern.state)
+    first = _col(table, "first_base_month", n)[:, i]
+    closed = _col(table, "first_base_closed_month", n)[:, i]
+    m = pattern.months
+    with np.errstate(invalid="ignore"):
+        if pattern.kind == "base_by":
+            return first <= m[0] + 1
+        if pattern.kind == "no_base":
+            return np.isnan(first)
+        if pattern.kind == "hosting_at_end":
+            return table["final_h"].to_numpy().reshape(-1, n)[:, i].astype(bool)
+        if pattern.kind == "closed_by":
+            return closed <= m[0] + 1
+        if pattern.kind == "open_through":
+            return (first == 0) & ~(closed <= m[0] + 1)
+        if pattern.kind == "opened_between":
+            return (first >= m[0] + 1) & (first <= m[1] + 1)
+    raise ValueError(f"unknown pattern kind {pattern.kind!r}")
+
+
+def pattern_rows(name: str, state_ids: tuple[str, ...], patterns: Any,
+                 table: pd.DataFrame, *, out_of_sample: bool = False) -> list[HistoryRow]:
+    """P(recorded pattern) with its 95% Wilson interval, one row per pattern."""
+    got = based(table, len(state_ids))
+    rows = []
+    for pat in patterns:
+        hit = pattern_hits(pat, table, state_ids)
+        n, k = hit.size, int(hit.sum())
+        lo, hi = wilson(k, n)
+        rows.append(HistoryRow(name, pat.state, pat.kind not in ("no_base",), k / n, lo, hi,
+                               float(got[:, state_ids.index(pat.state)].mean()),
+                               pattern=pat.label(), out_of_sample=out_of_sample))
+    return rows
 
 
 def record_rows(name: str, state_ids: tuple[str, ...], record: tuple[tuple[str, bool], ...],
@@ -80,17 +140,36 @@ def _compare_row(name: str, state: str, a: np.ndarray, b: np.ndarray) -> dict[st
 
 
 def history_markdown(rows: list[HistoryRow], results: dict[str, Any]) -> str:
+    """The table of every pattern, in-sample episodes first, the out-of-sample ones apart."""
     runs = ", ".join(f"{name} {r.trials:,} trials seed {r.seed}" for name, r in results.items())
     lines = [f"Runs: {runs}. P(recorded) is the model's probability of what happened, with a "
-             "95% Wilson interval.", "",
-             "| episode | state | record | P(recorded) [95% CI] | P(base) | most likely? |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        rec = "base" if r.recorded else "no base"
-        lines.append(f"| {r.scenario} | {r.state} | {rec} | "
-                     f"{fmt_prob_ci(r.p_recorded, r.ci_low, r.ci_high)} | {fmt_prob(r.p_base)} | "
-                     f"{'yes' if r.most_likely else 'NO'} |")
+             "95% Wilson interval; most likely = \"yes\" if the interval lies above 1/2, "
+             "\"NO\" if below, else \"undecided\"."]
+    for oos, title in ((False, "In sample"), (True, "Out of sample (never used to choose "
+                                                     "anything)")):
+        part = [r for r in rows if r.out_of_sample == oos]
+        if not part:
+            continue
+        lines += ["", f"{title}:", "",
+                  "| episode | state | record | P(recorded) [95% CI] | P(base) | most likely? |",
+                  "|---|---|---|---|---|---|"]
+        for r in part:
+            rec = r.pattern or ("base" if r.recorded else "no base")
+            lines.append(f"| {r.scenario} | {r.state} | {rec} | "
+                         f"{fmt_prob_ci(r.p_recorded, r.ci_low, r.ci_high)} | "
+                         f"{fmt_prob(r.p_base)} | {r.verdict} |")
     return "\n".join(lines)
+
+
+def history_json(rows: list[HistoryRow], results: dict[str, Any]) -> dict[str, Any]:
+    """The same as data: runs, and one entry per pattern."""
+    return {
+        "runs": {name: {"trials": r.trials, "seed": r.seed} for name, r in results.items()},
+        "rows": [{"episode": r.scenario, "state": r.state, "pattern": r.pattern,
+                  "out_of_sample": r.out_of_sample, "p_recorded": r.p_recorded,
+                  "ci_low": r.ci_low, "ci_high": r.ci_high, "p_base": r.p_base,
+                  "verdict": r.verdict} for r in rows],
+    }
 
 
 def compare_markdown(cmp: dict[str, Any]) -> str:

@@ -9,38 +9,52 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analysis.history import HistoryRow, based, compare_rows, record_rows
+from ..analysis.history import HistoryRow, based, compare_rows, pattern_rows
 from ..errors import ConfigError
 from ..scenario import Scenario, load_scenario
+from ..scenario.record import legacy_patterns
 from .simulate import simulate
 
-__all__ = ["HISTORY_FILES", "validate_history", "compare"]
+__all__ = ["HISTORY_DIR", "HISTORY_FILES", "history_files", "validate_history", "compare"]
 
-#: The two episodes with a recorded outcome, relative to the repository root.
+#: The episode library, relative to the repository root: one file per episode.
+HISTORY_DIR = "experiments/history"
+#: The two scenario files that carried a record before the library (still valid episodes).
 HISTORY_FILES = ("experiments/opening_2001.toml", "experiments/baseline_2021.toml")
 
 
-def validate_history(paths: Sequence[str | Path] = HISTORY_FILES, *,
+def history_files(folder: str | Path = HISTORY_DIR) -> list[Path]:
+    """Every episode file of the library (``*.toml`` directly in ``folder``), sorted."""
+    return sorted(Path(folder).glob("*.toml"))
+
+
+def validate_history(paths: Sequence[str | Path] | None = None, *,
                      trials: int | None = None, seed: int | None = None,
                      workers: int = 1) -> tuple[list[HistoryRow], dict[str, Any]]:
     """Run each episode and compare the probability of its ``[record]`` with the record.
 
     Returns
     -------
-    rows : list of HistoryRow, one per recorded state per episode
+    rows : list of HistoryRow, one per recorded pattern per episode (``STATE = bool``
+        entries first, as ``base_by`` the last month / ``no_base``), in-sample episodes
+        before out-of-sample ones
     results : dict of scenario name -> SimulationResult
     """
+    if paths is None:
+        paths = history_files()
     rows, results = [], {}
     for path in paths:
         sc = load_scenario(path)
-        if not sc.record:
+        if not sc.record and not sc.patterns:
             raise ConfigError(str(path), "record", None,
-                              "a [record] table {STATE_ID = true|false} is needed to compare "
-                              "with history")
+                              "a [record] table {STATE_ID = true|false} or "
+                              "[[record.patterns]] is needed to compare with history")
         res = simulate(sc, trials=trials, seed=seed, workers=workers)
         results[sc.name] = res
-        rows += record_rows(sc.name, sc.state_ids, sc.record,
-                            based(res.table, len(sc.states)))
+        pats = legacy_patterns(sc.record, sc.horizon_months) + sc.patterns
+        rows += pattern_rows(sc.name, sc.state_ids, pats, res.table,
+                             out_of_sample=sc.out_of_sample)
+    rows.sort(key=lambda r: r.out_of_sample)  # stable: file order within each part
     return rows, results
 
 

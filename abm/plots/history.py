@@ -34,8 +34,13 @@ def build_history_figure(rows: Sequence[Any], *, trials: int) -> Figure:
     One bar container and one errorbar container per episode, in the order of ``rows``.
     """
     episodes = list(dict.fromkeys(r.scenario for r in rows))
-    states = list(dict.fromkeys(r.state for r in rows))
-    by = {(r.scenario, r.state): r for r in rows}
+
+    def cat(r: Any) -> str:  # one category per state and pattern (named patterns)
+        pat = getattr(r, "pattern", "")
+        return f"{r.state}\n{pat}" if pat else r.state
+
+    states = list(dict.fromkeys(cat(r) for r in rows))
+    by = {(r.scenario, cat(r)): r for r in rows}
     fig = Figure(figsize=_FIGSIZE, dpi=_DPI, layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / max(len(episodes), 1)
@@ -50,7 +55,8 @@ def build_history_figure(rows: Sequence[Any], *, trials: int) -> Figure:
             p.append(r.p_recorded)
             lo.append(r.ci_low)
             hi.append(r.ci_high)
-            labels.append("base" if r.recorded else "none")
+            labels.append("" if getattr(r, "pattern", "") else
+                          "record: " + ("base" if r.recorded else "none"))
         pa, loa, hia = np.array(p), np.array(lo), np.array(hi)
         colour = _PALETTE[k % len(_PALETTE)]
         ax.bar(xs, pa, width * 0.92, color=colour, label=f"{ep}")
@@ -59,11 +65,15 @@ def build_history_figure(rows: Sequence[Any], *, trials: int) -> Figure:
         for xi, pi, hii, lab in zip(xs, pa, hia, labels, strict=True):
             ax.text(xi, hii + 0.015, f"{pi:.2f}", ha="center", va="bottom",
                     fontsize=_SMALL_SIZE)
-            ax.text(xi, 0.03, f"record: {lab}", ha="center", va="bottom", rotation=90,
+            ax.text(xi, 0.03, lab, ha="center", va="bottom", rotation=90,
                     fontsize=_SMALL_SIZE, color="white", fontweight="bold")
     ax.axhline(0.5, color="0.3", ls="--", lw=1, label="1/2: above it, the record is the "
                "most likely outcome")
-    ax.set_xticks(x, states, fontsize=_TICK_SIZE)
+    many = len(states) > 8
+    ax.set_xticks(x, states, fontsize=_SMALL_SIZE if many else _TICK_SIZE,
+                  rotation=90 if many else 0)
+    if many:
+        fig.set_size_inches(max(_FIGSIZE[0], 0.35 * len(states)), _FIGSIZE[1] * 1.6)
     ax.set_ylim(0, 1.1)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("model probability of the recorded outcome", fontsize=_LABEL_SIZE)

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Schedule", "Russia", "US", "Spillover", "Dynamics", "Network", "Edge", "Csto", "State",
-    "Shock", "Scenario", "SHOCK_VARIABLES", "TABLES", "TABLE_CLASSES", "TOP_KEYS",
+    "Schedule", "Russia", "US", "Spillover", "Dynamics", "Network", "Edge", "Csto", "Stances",
+    "State", "Shock", "Pattern", "PATTERN_KINDS", "Scenario", "SHOCK_VARIABLES", "TABLES",
+    "TABLE_CLASSES", "TOP_KEYS",
     "EXTENSION_TABLES", "NAME_RE", "ID_RE", "schema", "key_field", "drivers", "state_symbols",
     "NEW_STATE_REQUIRED",
 ]
@@ -266,6 +267,59 @@ class Csto:
         doc="a CSTO member needs every other member's consent (Russia's included)")
 
 
+_LOGIT = "logit per unit covariate"
+
+
+@dataclass(frozen=True)
+class Stances:
+    """``[stances]``: the starting-stance rule (docs/model.md, "Starting stances").
+
+    With ``rule = true`` a state whose ``willingness`` (``public_support``) is not given
+    starts at ``w0 = sigma(b0 + b_rem*rem_ru + b_trade*trade_ru + b_troops*troops +
+    b_legal*legal_bar + b_csto*csto + b_border*border/1000)`` (``p0 = sigma(c0 +
+    c_poll*logit(us_approval) + c_rem*rem_ru + c_troops*troops)``); an explicit value
+    overrides the rule. The coefficients are shared by every state and episode and are
+    uncalibrated priors; defaults are the documented priors.
+    """
+
+    rule: bool = _key(
+        False, "bool", unit="switch",
+        doc="derive an absent willingness / public_support from the covariates")
+    w_intercept: float = _key(
+        0.0, "float", -20, 20, unit="logit", symbol="b0",
+        doc="b0: logit of w0 of a state with every covariate 0 (0 = even odds)")
+    w_remittances: float = _key(
+        -6.0, "float", -50, 50, unit=_LOGIT, symbol="b_rem",
+        doc="b_rem: per unit of remittances from Russia as a share of GDP")
+    w_trade: float = _key(
+        -5.0, "float", -50, 50, unit=_LOGIT, symbol="b_trade",
+        doc="b_trade: per unit of Russia's share of the state's trade")
+    w_troops: float = _key(
+        -1.5, "float", -20, 20, unit=_LOGIT, symbol="b_troops",
+        doc="b_troops: per unit of Russian troops present (1 = a major base)")
+    w_legal: float = _key(
+        -2.0, "float", -20, 20, unit=_LOGIT, symbol="b_legal",
+        doc="b_legal: per unit of legal_bar")
+    w_csto: float = _key(
+        -1.0, "float", -20, 20, unit="logit", symbol="b_csto",
+        doc="b_csto: for a member of a collective-security treaty with Russia (csto)")
+    w_border: float = _key(
+        0.0, "float", -20, 20, unit="logit per 1000 km", symbol="b_border",
+        doc="b_border: per 1000 km of border with Afghanistan")
+    p_intercept: float = _key(
+        0.0, "float", -20, 20, unit="logit", symbol="c0",
+        doc="c0: logit of p0 at an even poll and no other covariate")
+    p_poll: float = _key(
+        1.0, "float", -20, 20, unit="logit per logit", symbol="c_poll",
+        doc="c_poll: per unit of logit(us_approval) (1 with c0 = 0: p0 = the poll)")
+    p_remittances: float = _key(
+        0.0, "float", -50, 50, unit=_LOGIT, symbol="c_rem",
+        doc="c_rem: per unit of remittances from Russia as a share of GDP")
+    p_troops: float = _key(
+        0.0, "float", -20, 20, unit=_LOGIT, symbol="c_troops",
+        doc="c_troops: per unit of Russian troops present")
+
+
 @dataclass(frozen=True)
 class State:
     """One ``[[states]]`` entry: a candidate host."""
@@ -298,6 +352,56 @@ class State:
         0.0, "float", 0, 1, unit="share", symbol="p0",
         doc="initial public support p0 (also the anchor)")
     hosting: bool = _key(False, "bool", unit="switch", doc="a US base is present at month 0")
+    # covariates of the starting-stance rule ([stances]); measured before the episode
+    remittances_gdp: float = _key(
+        0.0, "float", 0, 1, unit="share of GDP",
+        doc="personal remittances received (stance rule covariate)")
+    remittances_russia: float = _key(
+        0.0, "float", 0, 1, unit="share",
+        doc="share of those remittances sent from Russia (stance rule covariate)")
+    russia_trade: float = _key(
+        0.0, "float", 0, 1, unit="share",
+        doc="Russia's share of the state's foreign trade (stance rule covariate)")
+    russian_troops: float = _key(
+        0.0, "float", 0, 1, unit="scale",
+        doc="Russian military presence: 0 none, 0.5 sites or ranges, 1 a major base "
+            "(stance rule covariate)")
+    us_approval: float = _key(
+        0.3, "float", 0, 1, unit="share",
+        doc="poll share approving of the US (stance rule covariate; clipped to "
+            "[0.01, 0.99] in the logit)")
+
+
+#: Kinds of ``[[record.patterns]]``: what each needs besides ``state``.
+PATTERN_KINDS = {
+    "base_by": "month",          # a base (opened or present) by the end of month M
+    "no_base": "",               # no base at any time within the horizon
+    "hosting_at_end": "",        # hosting at the horizon
+    "closed_by": "month",        # the first base closed by the end of month M
+    "open_through": "month",     # hosting from month 0 and the base not closed by month M
+    "opened_between": "months",  # the first base opened during a month in [a, b]
+}
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One recorded pattern of an episode: ``kind`` for ``state`` (months are the episode's,
+    0 = its first month; a month means "by the end of that month")."""
+
+    kind: str
+    state: str
+    months: tuple[int, ...] = ()
+    note: str = ""
+
+    def label(self) -> str:
+        m = self.months
+        return {"base_by": lambda: f"base by month {m[0]}",
+                "no_base": lambda: "no base",
+                "hosting_at_end": lambda: "hosting at the end",
+                "closed_by": lambda: f"closed by month {m[0]}",
+                "open_through": lambda: f"open through month {m[0]}",
+                "opened_between": lambda: f"opened in months {m[0]}-{m[1]}",
+                }[self.kind]()
 
 
 #: Attributes a ``[[shocks]]`` entry may change.
@@ -338,8 +442,11 @@ class Scenario:
     dynamics: Dynamics = field(default_factory=Dynamics)
     network: Network = field(default_factory=Network)
     csto: Csto = field(default_factory=Csto)
+    stances: Stances = field(default_factory=Stances)
     shocks: tuple[Shock, ...] = ()
     record: tuple[tuple[str, bool], ...] = ()
+    patterns: tuple[Pattern, ...] = ()
+    out_of_sample: bool = False
     source: str = field(default="<dict>", compare=False)
 
     @property
@@ -357,6 +464,8 @@ class Scenario:
         if self.seed is not None:
             out["seed"] = self.seed
         for tname in TABLES:
+            if tname == "stances" and not self.stances.rule:
+                continue  # the rule off: resolved as before it existed (same hash)
             out[tname] = _table_to_dict(getattr(self, tname))
         out["states"] = [_table_to_dict(s) for s in self.states]
         out["shocks"] = [
@@ -364,6 +473,12 @@ class Scenario:
         ]
         if self.record:
             out["record"] = dict(self.record)
+        if self.patterns:
+            out.setdefault("record", {})["patterns"] = [
+                {"kind": p.kind, "state": p.state, **_pattern_months(p)}
+                | ({"note": p.note} if p.note else {}) for p in self.patterns]
+        if self.out_of_sample:
+            out["episode"] = {"out_of_sample": True}
         return out
 
     def sha256(self) -> str:
@@ -400,7 +515,14 @@ class Scenario:
         return W
 
 
-TABLES = ("russia", "us", "spillover", "dynamics", "network", "csto")
+def _pattern_months(p: Pattern) -> dict[str, Any]:
+    need = PATTERN_KINDS[p.kind]
+    if need == "month":
+        return {"month": p.months[0]}
+    return {"months": list(p.months)} if need == "months" else {}
+
+
+TABLES = ("russia", "us", "spillover", "dynamics", "network", "csto", "stances")
 TABLE_CLASSES = {
     "russia": Russia,
     "us": US,
@@ -408,12 +530,13 @@ TABLE_CLASSES = {
     "dynamics": Dynamics,
     "network": Network,
     "csto": Csto,
+    "stances": Stances,
 }
 #: Top-level tables a scenario ignores because another layer reads them (an experiment
 #: file is a scenario file with a ``[sweep]`` table, read by :mod:`abm.experiment.sweep`).
 EXTENSION_TABLES = ("sweep",)
 TOP_KEYS = ("name", "description", "horizon_months", "trials", "seed", "extends",
-             "states", "shocks", "record", *EXTENSION_TABLES, *TABLES)
+             "states", "shocks", "record", "episode", *EXTENSION_TABLES, *TABLES)
 
 
 def _table_to_dict(obj: Any) -> dict[str, Any]:

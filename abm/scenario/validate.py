@@ -17,6 +17,7 @@ from typing import Any
 from .. import limits
 from ..errors import ConfigError, unknown
 from .load import Provenance, load_raw
+from .record import parse_episode, parse_record
 from .schema import (
     ID_RE,
     NAME_RE,
@@ -29,8 +30,10 @@ from .schema import (
     Scenario,
     Schedule,
     Shock,
+    Stances,
     State,
 )
+from .stances import rule_public_support, rule_willingness
 
 __all__ = ["build", "load_scenario", "scenario_from_dict", "check_number", "check_whole"]
 
@@ -209,7 +212,7 @@ def _edges(prov: Provenance, raw: Any, ids: list[str]) -> tuple[Edge, ...] | Non
     return tuple(out)
 
 
-def _states(prov: Provenance, raw: Any) -> tuple[State, ...]:
+def _states(prov: Provenance, raw: Any, stances: Stances) -> tuple[State, ...]:
     if not isinstance(raw, list) or not raw:
         raise _bad(prov, "states", raw, "must be a non-empty list of [[states]] tables")
     names = [f.name for f in fields(State)]
@@ -241,7 +244,14 @@ def _states(prov: Provenance, raw: Any) -> tuple[State, ...]:
                 if not isinstance(v, str):
                     raise _bad(prov, key, v, "must be a string")
                 kwargs[f.name] = v
-        out.append(State(**kwargs))
+        state = State(**kwargs)
+        if stances.rule:  # the stance rule fills what the files and --set did not give
+            if "willingness" not in st:
+                kwargs["willingness"] = rule_willingness(state, stances)
+            if "public_support" not in st:
+                kwargs["public_support"] = rule_public_support(state, stances)
+            state = State(**kwargs)
+        out.append(state)
     return tuple(out)
 
 
@@ -279,24 +289,6 @@ def _shocks(prov: Provenance, raw: Any, ids: list[str], horizon: int) -> tuple[S
     return tuple(out)
 
 
-def _record(prov: Provenance, raw: Any, ids: list[str]) -> tuple[tuple[str, bool], ...]:
-    """``[record]``: the recorded outcome per state (did the US get a base?), optional."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, dict):
-        raise _bad(prov, "record", raw, "must be a table {STATE_ID = true|false}")
-    out = []
-    for sid, v in raw.items():
-        if sid not in ids:
-            raise _bad(prov, f"record.{_shown(sid)}", v,
-                       unknown(str(sid), ids, what="state id"))
-        if not isinstance(v, bool):
-            raise _bad(prov, f"record.{sid}", v,
-                       "must be true (a US base within the horizon) or false")
-        out.append((sid, v))
-    return tuple(out)
-
-
 def _int(prov: Provenance, key: str, v: Any, lo: int, hi: int, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
         raise _bad(prov, key, v, f"must be {what}, an integer in [{lo}, {hi}]")
@@ -323,7 +315,7 @@ def _build(raw: dict[str, Any], prov: Provenance) -> Scenario:
     if seed is not None:
         seed = _int(prov, "seed", seed, 0, limits.MAX_SEED, "a non-negative seed")
     tables = {t: _table(prov, t, raw.get(t), horizon) for t in TABLES}
-    states = _states(prov, raw.get("states"))
+    states = _states(prov, raw.get("states"), tables["stances"])
     ids = [s.id for s in states]
     net_raw = raw.get("network") or {}
     tables["network"] = Network(
@@ -331,10 +323,11 @@ def _build(raw: dict[str, Any], prov: Provenance) -> Scenario:
         edges=_edges(prov, net_raw.get("edges") if isinstance(net_raw, dict) else None, ids),
     )
     shocks = _shocks(prov, raw.get("shocks"), ids, horizon)
-    record = _record(prov, raw.get("record"), ids)
+    record, patterns = parse_record(prov, raw.get("record"), ids, horizon)
     sc = Scenario(name=name, description=desc, horizon_months=horizon, trials=trials,
-                  seed=seed, states=states, shocks=shocks, record=record, source=prov.default,
-                  **tables)
+                  seed=seed, states=states, shocks=shocks, record=record, patterns=patterns,
+                  out_of_sample=parse_episode(prov, raw.get("episode")),
+                  source=prov.default, **tables)
     _check_rates(prov, sc)
     return sc
 

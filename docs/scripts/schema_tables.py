@@ -47,8 +47,11 @@ def top_markdown() -> str:
         "trials |",
         f"| `seed` | integer | {lim['seed']} | none (fresh entropy, recorded) | root seed |",
         "| `extends` | string | path | none | parent file, relative to this file or absolute |",
-        "| `record` | table `{ID = bool}` | known state ids | none | recorded outcome (a US "
-        "base within the horizon?), for `abm validate-history` |",
+        "| `record` | table `{ID = bool}` and `[[record.patterns]]` | known state ids, "
+        "pattern kinds | none | recorded outcome (`ID = bool`: a US base within the horizon?) "
+        "and named patterns (see Starting stances and records), for `abm validate-history` |",
+        "| `episode` | table `{out_of_sample = bool}` | | false | an out-of-sample episode is "
+        "reported apart and never used to choose anything |",
     ]) + "\n"
 
 

@@ -375,7 +375,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .experiment.simulate import simulate
     from .experiment.store import file_problems, read_run
     from .model.kernels import kernel_names
-    from .model.outcomes import OUTPUTS_FORMAT, TRIAL_COLUMNS, outputs_sha256
+    from .model.outcomes import FORMAT_COLUMNS, outputs_sha256
     from .scenario import scenario_from_dict
 
     if is_sweep_dir(args.run_dir):
@@ -385,10 +385,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     m = run.manifest
     # manifests before the life-cycle outcomes recorded no format: they wrote v1
     fmt = str(m.get("outputs_format") or "abm-trials-v1")
-    if fmt != OUTPUTS_FORMAT:
+    if fmt not in FORMAT_COLUMNS:  # a format newer than this installation
         print(f"abm reproduce: NOT reproduced {run.path}: the run was made with output format "
-              f"{fmt}, this installation writes {OUTPUTS_FORMAT} (other columns, so another "
-              "outputs_sha256); re-run the scenario to compare", file=sys.stderr)
+              f"{fmt}, which this installation does not know ({', '.join(FORMAT_COLUMNS)})",
+              file=sys.stderr)
         return EXIT_FAIL
     try:
         sc = scenario_from_dict(m["scenario"], source=str(run.path / "manifest.json"))
@@ -408,7 +408,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             raise
         raise ResultsError(
             f"{run.path / 'manifest.json'}: cannot re-run from it ({exc!r})") from None
-    fresh = res.summary["outputs_sha256"]
+    # an older format is compared on its own columns (the re-run has more)
+    fresh = outputs_sha256(res.table, fmt)
     recorded = m.get("outputs_sha256")
     problems = []
     if fresh != recorded and recorded_version != res.kernel_version:
@@ -421,7 +422,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         problems.append(f"outputs_sha256 recorded {str(recorded)[:16]}... re-run {fresh[:16]}...")
     try:
         stored = run.table()
-        stored_hash = outputs_sha256(stored)
+        stored_hash = outputs_sha256(stored, fmt)
     except Exception as exc:  # a damaged Parquet file: report, don't crash
         stored, stored_hash = None, None
         problems.append(f"trials.parquet unreadable: {_one_line(str(exc))}")
@@ -430,7 +431,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         if len(stored) != len(res.table):
             problems.append(f"rows: stored {len(stored)}, re-run {len(res.table)}")
         else:
-            for c in TRIAL_COLUMNS:
+            for c in ("trial", "state", *FORMAT_COLUMNS[fmt]):
                 a, b = stored[c].astype(object), res.table[c].astype(object)
                 n_diff = int((~((a == b) | (a.isna() & b.isna()))).sum())
                 if n_diff:

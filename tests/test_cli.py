@@ -257,11 +257,49 @@ def test_manifest_records_the_kernel_and_reproduce_names_another_version(tmp_pat
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "made by kernel numpy version numpy-0" in lines[0], r.stderr
-    # a run written before the life-cycle outcomes (no outputs_format: v1): one line, exit 1
+    # a run written before the life-cycle outcomes (no outputs_format: v1) is reproduced on
+    # the nine columns it has: the v1 hash of the table as that code wrote it
+    import pandas as pd
+
+    from abm.model.outcomes import FORMAT_COLUMNS, outputs_sha256
+
+    v1 = ["trial", "state", *FORMAT_COLUMNS["abm-trials-v1"]]
+    table = pd.read_parquet(out / "trials.parquet")[v1]
+    table.to_parquet(out / "trials.parquet", index=False)
+    from abm.experiment.store import sha256_file
+
+    m["kernel_version"] = "numpy-1"
+    m["outputs_sha256"] = outputs_sha256(table, "abm-trials-v1")
+    m["files"]["trials.parquet"] = sha256_file(out / "trials.parquet")
     del m["outputs_format"]
     (out / "manifest.json").write_text(json.dumps(m))
     r = abm("reproduce", out)
-    assert r.returncode == 1
+    assert r.returncode == 0, r.stderr
+    # a format this installation does not know: one line, exit 1
+    m["outputs_format"] = "abm-trials-v9"
+    (out / "manifest.json").write_text(json.dumps(m))
+    r = abm("reproduce", out)
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "made with output format abm-trials-v1" in lines[0], r.stderr
-    assert "this installation writes abm-trials-v2" in lines[0]
+    assert r.returncode == 1 and len(lines) == 1 and "abm-trials-v9" in lines[0], r.stderr
+
+
+def test_bad_places_and_whole_months_exit_2_with_one_line(tmp_path):
+    """Found by a review: `abm ls` on a typo'd folder, `abm app` on a taken port or an
+    unknown host, and every refusal of a whole-month key, say so in one line (exit 2)."""
+    import socket
+
+    r = abm("ls", tmp_path / "no-such-folder")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such directory" in r.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = abm("app", "--port", str(port))
+    assert r.returncode == 2 and "cannot listen on 127.0.0.1" in r.stderr, r.stderr
+    assert "serving" not in r.stdout
+    r = abm("app", "--host", "no-such-host.invalid", "--port", "1")
+    assert r.returncode == 2 and "cannot be resolved" in r.stderr, r.stderr
+    for v in ("-1", "1.5", "99"):
+        r = abm("validate", BASELINE, "--set", f"dynamics.notice_months={v}")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1
+        assert "must be a whole number of months in [0, 24]" in r.stderr, r.stderr

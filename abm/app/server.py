@@ -49,9 +49,33 @@ def serve(config: str | None = None, *, host: str = DEFAULT_HOST, port: int = DE
     warnings.filterwarnings("ignore", message="Cookies with samesite=none")
     from solara.server.starlette import app
 
+    _check_bind(host, port)
     url_host = f"[{host}]" if ":" in host else host
     print(f"abm app: serving on http://{url_host}:{port}/ (Ctrl-C to stop)", flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"abm app: listening on {host}: anyone who can reach this address can run "
               "and save scenarios here", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Refuse, as bad input (exit 2, one line), an address this machine cannot serve on:
+    a port in use or a host that does not resolve, before saying where it serves."""
+    import socket
+
+    from ..errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError("--host", "host", host, f"cannot be resolved ({exc.strerror or exc})"
+                          ) from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise ConfigError("--port", "port", port,
+                              f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                              "choose another --port") from None

@@ -98,7 +98,8 @@ def format_sweep(summary: dict[str, Any], where: Path | str,
              f"{', '.join(keys)}; {summary['points']} points x "
              f"{summary['trials_per_point']:,} trials, seed {summary['seed']}"
              + ("" if summary["crn"] else " (independent streams)"),
-             f"results: {where}  (points.parquet, sensitivity.json, figures/)",
+             f"results: {where}  (points.parquet, sensitivity.json"
+             + (", figures/)" if (Path(where) / "figures").is_dir() else ")"),
              f"reference (no sweep): P(any base) "
              f"{fmt_prob_ci(a['p'], a['ci_low'], a['ci_high'])}",
              f"outputs_sha256: {summary['outputs_sha256']}"]

@@ -159,6 +159,15 @@ def format_listing(entries: list[dict[str, Any]]) -> str:
 
 
 def cmd_ls(args: Any) -> int:
+    from pathlib import Path
+
+    from ..errors import ConfigError
+
+    d = Path(args.dir)
+    if not d.is_dir():
+        # a typo must not look like an empty results folder
+        raise ConfigError("DIR", "", str(args.dir),
+                          "is not a directory" if d.exists() else "no such directory")
     entries = list_results(args.dir, verify=args.verify)
     if args.json:
         print(json.dumps(entries, indent=2))

@@ -34,11 +34,16 @@ trial. :func:`month_step_row` runs the same compiled function on a single trial'
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numba import njit
+
+# Intel's SVML (used by numba when icc_rt is installed) has its own exp, which need not
+# give libm's last bit: keep it off so results never depend on what else is installed.
+os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
+from numba import njit  # noqa: E402
 
 from .accumulators import HIST_BINS
 from .compile import Batch

@@ -19,6 +19,7 @@ import pandas as pd
 from .accumulators import ACCUMULATORS
 
 __all__ = ["Outcome", "OUTCOMES", "OUTCOME_NAMES", "TRIAL_COLUMNS", "OUTPUTS_FORMAT",
+           "FORMAT_COLUMNS",
            "ChunkResult",
            "empty_outcomes", "trial_table", "outputs_sha256", "outcomes_markdown"]
 
@@ -71,6 +72,13 @@ OUTCOME_NAMES: tuple[str, ...] = tuple(o.name for o in OUTCOMES)
 OUTPUTS_FORMAT = "abm-trials-v2"
 #: Columns of the per-trial table, in canonical order.
 TRIAL_COLUMNS: tuple[str, ...] = ("trial", "state", *OUTCOME_NAMES)
+#: The outcome columns each format hashes, so that a run written in an older format can
+#: still be reproduced on the columns it has.
+FORMAT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "abm-trials-v1": ("first_base_month", "months_hosted", "closed", "vetoes", "incidents",
+                      "final_w", "final_p", "final_s", "final_h"),
+    OUTPUTS_FORMAT: OUTCOME_NAMES,
+}
 
 
 @dataclass
@@ -134,7 +142,7 @@ def trial_table(outcomes: dict[str, np.ndarray], trials: int, ids: tuple[str, ..
     return pd.DataFrame(cols, columns=list(TRIAL_COLUMNS), copy=False)
 
 
-def outputs_sha256(table: pd.DataFrame) -> str:
+def outputs_sha256(table: pd.DataFrame, fmt: str = OUTPUTS_FORMAT) -> str:
     """SHA-256 of the per-trial table in canonical order and format.
 
     Rows in the table's order (trial, then state in scenario order, as every engine builds
@@ -143,10 +151,13 @@ def outputs_sha256(table: pd.DataFrame) -> str:
     bool as uint8; a missing value as the outcome's ``missing``). The state column is its
     distinct ids in order of first appearance, UTF-8 joined by NUL, then an int32 code per
     row. Two runs that agree row for row and bit for bit give the same hash, whatever the
-    executor. The bytes start with :data:`OUTPUTS_FORMAT`.
+    executor. The bytes start with the format tag ``fmt`` (default :data:`OUTPUTS_FORMAT`);
+    an older format hashes its own columns (:data:`FORMAT_COLUMNS`).
     """
+    names = FORMAT_COLUMNS[fmt]
+    by_name = {o.name: o for o in OUTCOMES}
     h = hashlib.sha256()
-    h.update(OUTPUTS_FORMAT.encode() + b"\0")
+    h.update(fmt.encode() + b"\0")
     h.update(b"trial\0")
     h.update(table["trial"].to_numpy(dtype="<i8").tobytes())
     h.update(b"state\0")
@@ -155,7 +166,7 @@ def outputs_sha256(table: pd.DataFrame) -> str:
     codes, uniques = pd.factorize(table["state"], sort=False)
     h.update("\0".join(map(str, uniques)).encode() + b"\0")
     h.update(codes.astype("<i4").tobytes())
-    for o in OUTCOMES:
+    for o in (by_name[n] for n in names):
         s = table[o.name]
         h.update(o.name.encode() + b"\0")
         if o.missing is not None:

@@ -96,11 +96,16 @@ def check_number(prov: Provenance, key: str, v: Any, meta: dict[str, Any]) -> fl
 
 
 def check_whole(prov: Provenance, key: str, v: Any, meta: dict[str, Any]) -> float:
-    """A whole number in the key's range (``3`` or ``3.0``, not ``2.5``), as a float."""
-    x = check_number(prov, key, v, meta)
+    """A whole number in the key's range (``3`` or ``3.0``, not ``2.5``), as a float; every
+    refusal says "a whole number of <unit> in [lo, hi]"."""
+    allowed = (f"must be a whole number of {meta.get('unit') or 'units'} "
+               f"in [{meta['lo']:g}, {meta['hi']:g}]")
+    try:
+        x = check_number(prov, key, v, meta)
+    except ConfigError:
+        raise _bad(prov, key, v, allowed) from None
     if x != math.floor(x):
-        raise _bad(prov, key, v, f"must be a whole number of {meta.get('unit') or 'units'} "
-                   f"in [{meta['lo']:g}, {meta['hi']:g}]")
+        raise _bad(prov, key, v, allowed)
     return x
 
 

@@ -284,10 +284,24 @@ def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Comp
 
     months = months_table(acc["hist_w"], acc["hist_p"], acc["sum_w"], acc["sum_p"],
                           acc["hosting"], trials, cm.ids)
-    summary = summarize(table, name=scenario.name, trials=trials, horizon=cm.T, seed=seed,
-                        engine=engine, state_ids=cm.ids,
-                        state_names=tuple(st.name or st.id for st in scenario.states))
-    summary["outputs_sha256"] = outputs_sha256(table)
+
+    def summary_of() -> dict[str, Any]:
+        return summarize(table, name=scenario.name, trials=trials, horizon=cm.T, seed=seed,
+                         engine=engine, state_ids=cm.ids,
+                         state_names=tuple(st.name or st.id for st in scenario.states))
+
+    if workers > 1 and trials >= 50_000:
+        # the two largest serial steps read the table and write nothing shared: with more
+        # than one worker allowed, run them side by side (numpy and hashlib release the GIL)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="abm-assemble") as ex:
+            digest = ex.submit(outputs_sha256, table)
+            summary = summary_of()
+            summary["outputs_sha256"] = digest.result()
+    else:
+        summary = summary_of()
+        summary["outputs_sha256"] = outputs_sha256(table)
     return SimulationResult(
         scenario=scenario, seed=seed, horizon=cm.T, engine=engine, workers=workers,
         table=table,

@@ -3,7 +3,7 @@
 Layout of ``results/<name>/<run-id>/``::
 
     manifest.json     what was run, with what, when; sha256 of every data file
-    summary.json      the summary (see abm.summary.summarize) with outputs_sha256
+    summary.json      the summary (see abm.analysis.summary.summarize) with outputs_sha256
     trials.parquet    one row per (trial, state)
     months.parquet    per (month, state) quantile bands, means, share hosting
     figures/*.png     drawn from the three files above (abm plot re-draws them)

@@ -4,7 +4,7 @@ This module owns the equations. Every function takes arrays whose last axis is t
 axis (shape ``(..., S)``; the vectorised core passes ``(n_trials, S)``, a Mesa agent passes
 its own row) plus parameters that broadcast against them, and returns new arrays: inputs
 are never modified. No function draws random numbers; the draws are passed in (see
-:mod:`abm.rng` for their layout). The same float operations in the same order give the
+:mod:`abm.model.rng` for their layout). The same float operations in the same order give the
 same bits, which is what lets the Mesa engine agree with the core trial by trial.
 
 Notation: ``w`` willingness, ``p`` public support, ``s`` threat stock, ``h`` hosting

@@ -15,7 +15,7 @@ engine's trial ``i`` ends.
 The tape (a contract)
 ---------------------
 The agents never draw random numbers. A model replays a *tape*: the draws of
-:mod:`abm.rng`, generated exactly as the core generates them and stored by month.
+:mod:`abm.model.rng`, generated exactly as the core generates them and stored by month.
 
 For block ``b`` of a run with root seed sequence ``root``, :func:`block_tape` calls
 ``abm.model.rng.block_generators(root, b)`` once and then ``abm.model.rng.draw_month``
@@ -124,7 +124,7 @@ class TrialTape:
 
 @dataclass(frozen=True)
 class BlockTape:
-    """The draws of one block of :data:`~abm.rng.BLOCK_SIZE` trials.
+    """The draws of one block of :data:`~abm.model.rng.BLOCK_SIZE` trials.
 
     Arrays have shape ``(T, BLOCK_SIZE, S)``; ``u_drill`` has shape ``(T, BLOCK_SIZE)``.
     """
@@ -311,7 +311,7 @@ class BasingModel(mesa.Model):
     Parameters
     ----------
     cm : Compiled
-        The scenario as arrays (:func:`abm.core.compile_scenario`).
+        The scenario as arrays (:func:`abm.model.compile.compile_scenario`).
     tape : TrialTape
         This trial's draws, at least ``cm.T`` months (see the module docstring).
     trial : int, optional
@@ -343,7 +343,7 @@ class BasingModel(mesa.Model):
 
     Examples
     --------
-    >>> from abm.mesa_engine import model_for_trial
+    >>> from abm.model.mesa_engine import model_for_trial
     >>> model = model_for_trial("experiments/baseline_2021.toml", trial=7)  # doctest: +SKIP
     >>> model.step(); model.run()                                            # doctest: +SKIP
     >>> model.datacollector.get_agent_vars_dataframe().xs(36, level="Step")  # doctest: +SKIP
@@ -511,18 +511,18 @@ def run_blocks_mesa(cm: Compiled, root: np.random.SeedSequence, first_block: int
                     n_blocks: int, n_trials: int, kernel: str | None = None) -> ChunkResult:
     """Simulate blocks ``first_block .. first_block + n_blocks - 1`` with Mesa agents.
 
-    Same signature and result as :func:`abm.core.run_blocks`: every valid trial
+    Same signature and result as :func:`abm.model.numpy_engine.run_blocks`: every valid trial
     (``< n_trials``) of the blocks runs as a :class:`BasingModel` on its row of the
     block's tape; the per-month accumulators are computed from the trials' recorded
-    trajectories with the core's own :func:`~abm.core.hist_counts` and
-    :func:`~abm.core.fixed_sum`, so they are integers equal to the core's.
+    trajectories with the core's own :func:`~abm.model.accumulators.hist_counts` and
+    :func:`~abm.model.accumulators.fixed_sum`, so they are integers equal to the core's.
 
     Parameters
     ----------
     cm : Compiled
         The scenario as arrays.
     root : SeedSequence
-        The run's root seed sequence (see :mod:`abm.rng`).
+        The run's root seed sequence (see :mod:`abm.model.rng`).
     first_block, n_blocks : int
         Which blocks.
     n_trials : int

@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..model.accumulators import ACCUMULATORS, months_table
 from ..model.compile import Compiled, compile_scenario
 from ..model.engines import chunk_task, engine_names
-from ..model.kernels import DEFAULT_KERNEL, kernel_names, kernel_version, releases_gil
+from ..model.kernels import DEFAULT_KERNEL, kernel_version, releases_gil, resolve_kernel
 from ..model.outcomes import OUTCOMES, ChunkResult, outputs_sha256, trial_table
 from ..model.rng import BLOCK_SIZE, resolve_seed
 from ..scenario import Scenario, load_scenario
@@ -204,10 +204,7 @@ def simulate(
                           f"must be an integer in [1, {limits.MAX_WORKERS}]")
     if engine not in ENGINES:
         raise ConfigError("--engine", "engine", engine, f"must be one of {', '.join(ENGINES)}")
-    kernel = DEFAULT_KERNEL if kernel is None else kernel
-    if kernel not in kernel_names():
-        raise ConfigError("--kernel", "kernel", kernel,
-                          f"must be one of {', '.join(kernel_names())}")
+    kernel = resolve_kernel(kernel)
     if executor is None:
         executor = Executor("threads" if releases_gil(engine, kernel) else "pool", workers)
     workers = executor.workers

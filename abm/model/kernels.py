@@ -19,8 +19,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["KERNELS", "DEFAULT_KERNEL", "kernel_names", "get_kernel", "kernel_version",
-           "releases_gil"]
+from ..errors import ConfigError
+
+__all__ = ["KERNELS", "DEFAULT_KERNEL", "kernel_names", "resolve_kernel", "get_kernel",
+           "kernel_version", "releases_gil"]
 
 KernelFn = Callable[..., dict[str, np.ndarray]]
 
@@ -38,29 +40,32 @@ def kernel_names() -> tuple[str, ...]:
     return tuple(KERNELS)
 
 
+def resolve_kernel(name: str | None = None) -> str:
+    """``name``, or :data:`DEFAULT_KERNEL` for ``None``; an unknown name is a
+    :class:`~abm.errors.ConfigError` (a ``ValueError``) naming ``--kernel``."""
+    name = DEFAULT_KERNEL if name is None else name
+    if name not in KERNELS:
+        raise ConfigError("--kernel", "kernel", name, f"must be one of {', '.join(KERNELS)}")
+    return name
+
+
 def get_kernel(name: str | None = None) -> KernelFn:
     """The kernel function of ``name`` (``None``: :data:`DEFAULT_KERNEL`)."""
     from importlib import import_module
 
-    name = DEFAULT_KERNEL if name is None else name
-    if name not in KERNELS:
-        raise ValueError(f"kernel {name!r}: must be one of {', '.join(KERNELS)}")
-    module, fn = KERNELS[name]
+    module, fn = KERNELS[resolve_kernel(name)]
     return getattr(import_module(module), fn)
 
 
 def kernel_version(name: str | None = None) -> str:
     """The version string recorded in manifests, e.g. ``numba-1`` or ``numpy-1``."""
-    name = DEFAULT_KERNEL if name is None else name
-    if name == "compiled":
+    if resolve_kernel(name) == "compiled":
         from .compiled import KERNEL_VERSION
 
         return KERNEL_VERSION
-    if name == "numpy":
-        return _NUMPY_VERSION
-    raise ValueError(f"kernel {name!r}: must be one of {', '.join(KERNELS)}")
+    return _NUMPY_VERSION
 
 
 def releases_gil(engine: str, kernel: str | None) -> bool:
     """Whether chunks of this engine and kernel run in parallel on threads."""
-    return engine == "numpy" and (DEFAULT_KERNEL if kernel is None else kernel) == "compiled"
+    return engine == "numpy" and resolve_kernel(kernel) == "compiled"

@@ -65,7 +65,7 @@ from ..scenario import Scenario, load_scenario
 from .accumulators import new_accumulators, record_month
 from .compile import Compiled, compile_scenario, stack
 from .dynamics import FREE, OPEN
-from .kernels import DEFAULT_KERNEL, kernel_names
+from .kernels import resolve_kernel
 from .numpy_engine import split_result
 from .outcomes import OUTCOMES, ChunkResult
 from .rng import (
@@ -375,9 +375,7 @@ class BasingModel(mesa.Model):
         # influence matrix read back from the network the agents sit on
         W = np.stack([a.listen_weights() for a in self.states])
         self.batch = replace(stack([cm]), W=W[None, None])
-        self.kernel = DEFAULT_KERNEL if kernel is None else kernel
-        if self.kernel not in kernel_names():
-            raise ValueError(f"kernel {kernel!r}: must be one of {', '.join(kernel_names())}")
+        self.kernel = resolve_kernel(kernel)
         self._prepared = None
         if self.kernel == "compiled":
             from .compiled import prepare
@@ -497,7 +495,7 @@ def _trial_models(cm: Compiled, root: np.random.SeedSequence, first_block: int,
         if rows == 0:
             continue
         tape = block_tape(cm, root, b)
-        if prepared is None and (DEFAULT_KERNEL if kernel is None else kernel) == "compiled":
+        if prepared is None and resolve_kernel(kernel) == "compiled":
             from .compiled import prepare
 
             prepared = prepare(stack([cm]))

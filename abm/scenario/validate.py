@@ -170,22 +170,30 @@ def _table(prov: Provenance, tname: str, raw: Any, horizon: int) -> Any:
     for f in fields(cls):
         if f.name not in raw:
             continue
-        v = raw[f.name]
-        key = f"{tname}.{f.name}"
-        kind = f.metadata["kind"]
-        if kind == "schedule":
-            kwargs[f.name] = _schedule(prov, key, v, f.metadata)
-        elif kind == "float":
-            kwargs[f.name] = check_number(prov, key, v, f.metadata)
-        elif kind == "whole":
-            kwargs[f.name] = check_whole(prov, key, v, f.metadata)
-        elif kind == "bool":
-            if not isinstance(v, bool):
-                raise _bad(prov, key, v, "must be true or false")
-            kwargs[f.name] = v
-        elif kind == "edges":
-            kwargs[f.name] = v  # checked once states are known
+        kwargs[f.name] = _field_value(prov, f"{tname}.{f.name}", raw[f.name], f.metadata)
     return cls(**kwargs)
+
+
+def _field_value(prov: Provenance, key: str, v: Any, meta: dict[str, Any]) -> Any:
+    """One key's value checked by its schema kind (tables and ``[[states]]`` alike)."""
+    kind = meta["kind"]
+    if kind == "schedule":
+        return _schedule(prov, key, v, meta)
+    if kind == "float":
+        return check_number(prov, key, v, meta)
+    if kind == "whole":
+        return check_whole(prov, key, v, meta)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise _bad(prov, key, v, "must be true or false")
+        return v
+    if kind == "str":
+        if not isinstance(v, str):
+            raise _bad(prov, key, v, "must be a string")
+        return v
+    if kind == "edges":
+        return v  # checked once states are known
+    raise AssertionError(f"{key}: schema kind {kind!r} has no check")
 
 
 def _edges(prov: Provenance, raw: Any, ids: list[str]) -> tuple[Edge, ...] | None:
@@ -238,17 +246,7 @@ def _states(prov: Provenance, raw: Any, stances: Stances) -> tuple[State, ...]:
         for f in fields(State):
             if f.name == "id" or f.name not in st:
                 continue
-            v, key, kind = st[f.name], f"{prefix}.{f.name}", f.metadata["kind"]
-            if kind == "float":
-                kwargs[f.name] = check_number(prov, key, v, f.metadata)
-            elif kind == "bool":
-                if not isinstance(v, bool):
-                    raise _bad(prov, key, v, "must be true or false")
-                kwargs[f.name] = v
-            elif kind == "str":
-                if not isinstance(v, str):
-                    raise _bad(prov, key, v, "must be a string")
-                kwargs[f.name] = v
+            kwargs[f.name] = _field_value(prov, f"{prefix}.{f.name}", st[f.name], f.metadata)
         state = State(**kwargs)
         if stances.rule:  # the stance rule fills what the files and --set did not give
             if "willingness" not in st:

@@ -28,7 +28,7 @@ import numpy as np
 from ...errors import ConfigError, ResultsError, Terminated
 from ...model.accumulators import FIXED_POINT
 from ...model.compile import Batch, compile_scenario, stack, take
-from ...model.kernels import DEFAULT_KERNEL, get_kernel, kernel_names
+from ...model.kernels import get_kernel, resolve_kernel
 from ...model.numpy_engine import crn_drawer
 from ...model.rng import (
     BLOCK_SIZE,
@@ -168,10 +168,7 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
     the sweep directory before it appears. ``kernel`` names the month kernel (default
     compiled; the results do not depend on it).
     """
-    kernel = DEFAULT_KERNEL if kernel is None else kernel
-    if kernel not in kernel_names():
-        raise ConfigError("--kernel", "kernel", kernel,
-                          f"must be one of {', '.join(kernel_names())}")
+    kernel = resolve_kernel(kernel)
     executor = executor or Executor()
     sid = exp.sweep_id()
     final = Path(out_dir) if out_dir else Path("results") / exp.base.name / f"sweep-{sid}"

@@ -61,9 +61,11 @@ def _entry(d: Path, verify: bool) -> dict[str, Any]:
         notes.append(err)
     kind = m.get("kind") or ("sweep" if (d / "points.parquet").exists() else
                              "compare" if (d / "comparison.json").exists() else "run")
-    files = {"run": ("summary.json", "trials.parquet", "months.parquet"),
-             "sweep": ("summary.json", "points.parquet", "sensitivity.json"),
-             "compare": ("comparison.json",)}.get(kind, ())
+    from ..experiment.store import DATA_FILES
+    from ..experiment.sweep.assemble import SWEEP_FILES
+    from .compare import COMPARE_FILES
+
+    files = {"run": DATA_FILES, "sweep": SWEEP_FILES, "compare": COMPARE_FILES}.get(kind, ())
     for f in files:
         if not (d / f).is_file():
             notes.append(f"{f} missing")

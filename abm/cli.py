@@ -177,6 +177,9 @@ def _parser() -> _Parser:
 
     add_compare_parser(sub)
     add_ls_parser(sub)
+    from .commands.calibrate import add_calibrate_parser
+
+    add_calibrate_parser(sub, _add_executor_options, _add_kernel_option)
 
     b = sub.add_parser("bench", help="measure throughput (core, Mesa, workers, sweeps, memory)")
     b.add_argument("--quick", action="store_true", help="smaller sizes; under a minute")
@@ -323,9 +326,12 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path,
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from .commands.calibrate import is_calibration_dir, show_calibration
     from .commands.sweepdir import is_sweep_dir, show_sweep
     from .experiment.store import read_run
 
+    if is_calibration_dir(args.run_dir):
+        return show_calibration(Path(args.run_dir), args.json)
     if is_sweep_dir(args.run_dir):
         return show_sweep(Path(args.run_dir), args.json, args.all)
 
@@ -338,10 +344,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from .commands.calibrate import is_calibration_dir, plot_calibration
     from .commands.sweepdir import is_sweep_dir, plot_sweep
     from .experiment.store import read_run
     from .plots import draw_figures
 
+    if is_calibration_dir(args.run_dir):
+        return plot_calibration(Path(args.run_dir))
     if is_sweep_dir(args.run_dir):
         return plot_sweep(Path(args.run_dir))
 
@@ -508,6 +517,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return cmd_compare(args, _run_options)
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .commands.calibrate import cmd_calibrate
+
+    return cmd_calibrate(args, _executor, _positive_int, _kernel(args))
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     from .commands.listing import cmd_ls
 
@@ -537,7 +552,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
 _COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "bench": _cmd_bench, "show": _cmd_show,
              "plot": _cmd_plot, "validate": _cmd_validate, "reproduce": _cmd_reproduce,
              "validate-history": _cmd_validate_history, "compare": _cmd_compare,
-             "ls": _cmd_ls, "app": _cmd_app}
+             "ls": _cmd_ls, "app": _cmd_app, "calibrate": _cmd_calibrate}
 
 
 def _one_line(text: str) -> str:

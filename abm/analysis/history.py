@@ -21,7 +21,8 @@ from .formats import fmt_diff_ci, fmt_prob, fmt_prob_ci
 from .stats import newcombe_paired, paired_difference, wilson
 
 __all__ = ["HistoryRow", "based", "record_rows", "pattern_hits", "pattern_rows",
-           "compare_rows", "history_markdown", "history_json", "compare_markdown"]
+           "pattern_hits_arrays", "compare_rows", "history_markdown", "history_json",
+           "compare_markdown"]
 
 
 def based(table: pd.DataFrame, n_states: int) -> np.ndarray:
@@ -70,9 +71,18 @@ def pattern_hits(pattern: Any, table: pd.DataFrame, state_ids: tuple[str, ...]
     (docs/model.md, "Records").
     """
     n = len(state_ids)
+    return pattern_hits_arrays(pattern, state_ids, _col(table, "first_base_month", n),
+                               _col(table, "first_base_closed_month", n),
+                               table["final_h"].to_numpy().reshape(-1, n).astype(bool))
+
+
+def pattern_hits_arrays(pattern: Any, state_ids: tuple[str, ...], first: np.ndarray,
+                        closed: np.ndarray, final_h: np.ndarray) -> np.ndarray:
+    """:func:`pattern_hits` on outcome arrays of shape ``(..., S)``: ``first`` and
+    ``closed`` as floats with NaN for "never" (the table's missing values), ``final_h``
+    as bools. Used by the calibration on the kernel's arrays, without a table."""
     i = state_ids.index(pattern.state)
-    first = _col(table, "first_base_month", n)[:, i]
-    closed = _col(table, "first_base_closed_month", n)[:, i]
+    first, closed = first[..., i], closed[..., i]
     m = pattern.months
     with np.errstate(invalid="ignore"):
         if pattern.kind == "base_by":
@@ -80,7 +90,7 @@ def pattern_hits(pattern: Any, table: pd.DataFrame, state_ids: tuple[str, ...]
         if pattern.kind == "no_base":
             return np.isnan(first)
         if pattern.kind == "hosting_at_end":
-            return table["final_h"].to_numpy().reshape(-1, n)[:, i].astype(bool)
+            return final_h[..., i].astype(bool)
         if pattern.kind == "closed_by":
             return closed <= m[0] + 1
         if pattern.kind == "open_through":

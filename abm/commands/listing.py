@@ -61,11 +61,13 @@ def _entry(d: Path, verify: bool) -> dict[str, Any]:
         notes.append(err)
     kind = m.get("kind") or ("sweep" if (d / "points.parquet").exists() else
                              "compare" if (d / "comparison.json").exists() else "run")
+    from ..experiment.calibrate.run import CALIBRATION_FILES
     from ..experiment.store import DATA_FILES
     from ..experiment.sweep.assemble import SWEEP_FILES
     from .compare import COMPARE_FILES
 
-    files = {"run": DATA_FILES, "sweep": SWEEP_FILES, "compare": COMPARE_FILES}.get(kind, ())
+    files = {"run": DATA_FILES, "sweep": SWEEP_FILES, "compare": COMPARE_FILES,
+             "calibration": CALIBRATION_FILES}.get(kind, ())
     for f in files:
         if not (d / f).is_file():
             notes.append(f"{f} missing")
@@ -111,7 +113,8 @@ def _entry(d: Path, verify: bool) -> dict[str, Any]:
             created = ""
     return {
         "kind": kind, "name": m.get("name") or summary.get("name") or d.parent.name,
-        "id": m.get("run_id") or m.get("sweep_id") or m.get("compare_id") or d.name,
+        "id": (m.get("run_id") or m.get("sweep_id") or m.get("compare_id")
+               or m.get("calibration_id") or d.name),
         "created": created, "trials": trials, "points": summary.get("points"),
         "seed": m.get("seed", summary.get("seed")),
         "engine": m.get("engine") or ("numpy" if kind == "sweep" else None),

@@ -24,8 +24,11 @@ HISTORY_FILES = ("experiments/opening_2001.toml", "experiments/baseline_2021.tom
 
 
 def history_files(folder: str | Path = HISTORY_DIR) -> list[Path]:
-    """Every episode file of the library (``*.toml`` directly in ``folder``), sorted."""
-    return sorted(Path(folder).glob("*.toml"))
+    """Every episode file of the library (``*.toml`` directly in ``folder``), sorted; a
+    calibration file there (a ``[calibration]`` table) is not an episode."""
+    from .calibrate.spec import is_calibration_file
+
+    return sorted(p for p in Path(folder).glob("*.toml") if not is_calibration_file(p))
 
 
 def validate_history(paths: Sequence[str | Path] | None = None, *,

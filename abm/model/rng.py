@@ -38,7 +38,8 @@ import numpy as np
 
 __all__ = ["BLOCK_SIZE", "MonthDraws", "resolve_seed", "block_generators", "draw_month",
            "EVENTS", "NOISE", "DECISIONS", "MESA_STREAM", "DESIGN_KEY", "POINT_KEY",
-           "design_seed", "point_root", "mesa_seed", "fresh_seed"]
+           "design_seed", "point_root", "mesa_seed", "fresh_seed", "CALIBRATION_KEY",
+           "calibration_root"]
 
 #: Trials per random-number block. Part of the reproducibility contract: changing it
 #: changes every result for a given seed.
@@ -53,6 +54,13 @@ MESA_STREAM = 3
 #: random numbers) sweep point ``p``'s own root at ``POINT_KEY + p``.
 DESIGN_KEY = 2**32
 POINT_KEY = 2**32 + 1
+#: Spawn-key slot of a calibration (``abm calibrate``, a seed of its own): step ``r`` of
+#: generation ``t`` draws its proposals, acceptance and resampling numbers from the root
+#: ``(CALIBRATION_KEY, t, r, 0, 0)``, and its batch ``b`` simulates the ``e``-th episode
+#: with the block streams of the root ``(CALIBRATION_KEY, t, r, b, 1 + e)`` (particle ``q``
+#: of the batch owns rows ``q*M .. q*M + M - 1`` of its blocks). The posterior-predictive
+#: check uses ``t = 2**20`` likewise.
+CALIBRATION_KEY = 2**33
 
 
 def resolve_seed(seed: int | np.random.SeedSequence | np.random.Generator | None,
@@ -103,6 +111,14 @@ def mesa_seed(root: np.random.SeedSequence, trial: int) -> np.random.SeedSequenc
     distinct per trial and seed, and never equal to a stream of the draw contract."""
     b, row = divmod(int(trial), BLOCK_SIZE)
     return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, b, MESA_STREAM, row))
+
+
+def calibration_root(seed: int, generation: int, step: int, batch: int, slot: int
+                     ) -> np.random.SeedSequence:
+    """A calibration's root for ``(generation, step, batch, slot)`` (see
+    :data:`CALIBRATION_KEY`)."""
+    return np.random.SeedSequence(int(seed), spawn_key=(CALIBRATION_KEY, int(generation),
+                                                         int(step), int(batch), int(slot)))
 
 
 def block_generators(root: np.random.SeedSequence, block: int) -> tuple[np.random.Generator, ...]:

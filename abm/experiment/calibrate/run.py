@@ -294,8 +294,13 @@ def run_calibration(cal: Calibration, *, out: str | Path | None = None,
         last = gens[-1]
         if progress:
             progress("posterior-predictive check")
+        t1 = time.perf_counter()
         ppc = predictive_check(cal, last, kernel)
-        wall = time.perf_counter() - t0
+        # the calibration's own time: every generation (also those of an earlier,
+        # interrupted invocation) and the predictive check
+        wall = sum(g.wall_seconds for g in gens) + time.perf_counter() - t1
+        if progress:
+            progress(f"done; this invocation {time.perf_counter() - t0:.0f} s")
         summary = _summary(cal, gens, reason, ppc, wall, quick)
         _write(cal, final, gens, summary, executor, kernel, started, wall, extra, quick)
     finally:

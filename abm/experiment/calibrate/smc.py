@@ -11,14 +11,17 @@ The sampler is the adaptive SMC of Del Moral, Doucet & Jasra (2012), which uses 
 simulations per particle in this way: generation 0 samples the prior; each later
 generation (1) lowers the tolerance to the smallest value that keeps ``ess_fraction`` of
 the effective sample size when the population is re-weighted from its stored simulations
-(at least one step, until 0), (2) resamples when the ESS falls below half the population,
+(at least one step while that keeps 5% of the population, else it stays), (2) resamples
+when the ESS falls below half the population,
 and (3) moves every particle by Metropolis-Hastings steps that leave the tolerance's
 target invariant: a Gaussian random walk on the priors' working scales with covariance
 ``2.38^2 / d`` times the population's (Roberts & Rosenthal 2001), accepted with probability
 ``min(1, pi(theta') L(theta') / (pi(theta) L(theta)))`` using the likelihood estimates
 (pseudo-marginal: a particle keeps the estimate it was accepted with). Steps repeat until
 ``move_target`` of the particles have moved or ``max_moves`` steps are done. After the
-tolerance reaches 0, ``final_generations`` generations of moves at 0 follow.
+tolerance reaches 0, ``final_generations`` generations of moves at 0 follow; if it stalls
+above 0 for ``1 + final_generations`` generations, the run stops there and says so (the
+posterior is then the ABC approximation at that tolerance).
 
 Everything is deterministic given the seed: the proposals and acceptance draws of step
 ``r`` of generation ``t`` come from their own stream, and the simulations of batch ``b``
@@ -110,22 +113,24 @@ def next_epsilon(prev: Generation, M: int, alpha: float) -> int:
         return 0
     top = max(c.shape[1] - 1 for c in prev.counts)
     current = top if prev.epsilon is None else min(prev.epsilon, top)
-    base = likelihood(prev.counts, prev.epsilon, M)
-
-    def ess_at(eps: int) -> float:
-        return ess(prev.w * likelihood(prev.counts, eps, M) / np.where(base > 0, base, 1.0))
-
     if current == 0:
         return 0
     chosen = None
     for eps in range(current - 1, -1, -1):
-        if ess_at(eps) >= alpha * prev.ess:
+        if ess_at(prev, eps, M) >= alpha * prev.ess:
             chosen = eps
         else:
             break
     if chosen is not None:
         return chosen
-    return current - 1 if ess_at(current - 1) >= MIN_ESS_SHARE * len(prev.w) else current
+    lower = ess_at(prev, current - 1, M) >= MIN_ESS_SHARE * len(prev.w)
+    return current - 1 if lower else current
+
+
+def ess_at(prev: Generation, eps: int, M: int) -> float:
+    """The ESS of ``prev`` re-weighted from its own tolerance to ``eps``."""
+    base = likelihood(prev.counts, prev.epsilon, M)
+    return ess(prev.w * likelihood(prev.counts, eps, M) / np.where(base > 0, base, 1.0))
 
 
 def log_prior(cal: Calibration, U: np.ndarray) -> np.ndarray:
@@ -236,6 +241,21 @@ def run_smc(cal: Calibration, simulate: SimulateFn, done: list[Generation], *,
             if at_zero >= 1 + m.final_generations:
                 return gens, (f"tolerance 0 reached, then {m.final_generations} more "
                               f"generation{'s' if m.final_generations != 1 else ''} at 0")
+            eps = gens[-1].epsilon
+            same = 0
+            for g in reversed(gens[1:]):
+                if g.epsilon != eps:
+                    break
+                same += 1
+            if eps not in (None, 0) and same >= 1 + m.final_generations:
+                nxt = next_epsilon(gens[-1], m.trials_per_particle, m.ess_fraction)
+                share = ess_at(gens[-1], eps - 1, m.trials_per_particle) / len(gens[-1].w)
+                if nxt == eps:
+                    return gens, (f"tolerance stalled at {eps} for {same} generations: "
+                                  f"lowering it to {eps - 1} would leave an ESS of "
+                                  f"{share:.1%} of the population (below "
+                                  f"{MIN_ESS_SHARE:.0%}); the posterior is the ABC "
+                                  f"approximation at tolerance {eps}")
             if len(gens) >= m.max_generations:
                 return gens, (f"max_generations = {m.max_generations} reached at tolerance "
                               f"{gens[-1].epsilon}")

@@ -296,9 +296,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _run_figures(res: Any):
     """The figures of a run, drawn into its directory before it appears."""
     def draw(tmp: Path) -> None:
-        from .plots import draw_figures
+        from .plots import decision_thresholds, draw_figures
 
-        draw_figures(res.table, res.months, res.summary, tmp / "figures")
+        draw_figures(res.table, res.months, res.summary, tmp / "figures",
+                     thresholds=decision_thresholds(res.scenario))
     return draw
 
 
@@ -340,13 +341,15 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .commands.sweepdir import is_sweep_dir, plot_sweep
     from .experiment.store import read_run
-    from .plots import draw_figures
+    from .plots import decision_thresholds, draw_figures
 
     if is_sweep_dir(args.run_dir):
         return plot_sweep(Path(args.run_dir))
 
     run = read_run(args.run_dir)
-    paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures")
+    scenario = run.manifest.get("scenario")
+    paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures",
+                         thresholds=decision_thresholds(scenario) if scenario else None)
     for p in paths:
         print(p)
     return EXIT_OK

@@ -8,7 +8,8 @@ module                             figures
 :mod:`abm.plots.run`               the six figures of one run (:func:`draw_figures`,
                                    :func:`build_figures`, :func:`draw_run_dir`); three of
                                    them are drawn by :mod:`abm.plots.run_outcomes`
-:mod:`abm.plots.sweep`             a parameter sweep's response curves and heatmap
+:mod:`abm.plots.sweep`             a parameter sweep's response curves and (through
+                                   :mod:`abm.plots.sweep_heatmap`) heatmap
                                    (:func:`draw_sweep_figures`, :func:`iter_sweep_figures`)
 :mod:`abm.plots.sensitivity`       a sweep's Sobol' or Morris indices (drawn by
                                    :func:`draw_sweep_figures`)

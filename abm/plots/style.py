@@ -454,3 +454,18 @@ def _zoom_title(ax: Axes, top: float) -> None:
 
 def _num(points: pd.DataFrame, column: str) -> np.ndarray:
     return points[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _state_zero_note(ax: Axes, p: np.ndarray, top: float | None = None) -> None:
+    """Say so when a state's panel looks empty: no base at all, or too few to see on the
+    shared axis (``top``, its upper limit)."""
+    most = float(np.nanmax(p, initial=0.0))
+    if most <= 0:
+        text = f"no base at {'the point' if p.size == 1 else 'any point'}"
+    elif top is not None and most < 0.05 * top:
+        text = f"at most {_fmt_p(most)}\n(too small to see here)"
+    else:
+        return
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+            fontsize=_SMALL_SIZE - 0.5, color=_NOTE_COLOUR,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})

@@ -299,9 +299,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _run_figures(res: Any):
     """The figures of a run, drawn into its directory before it appears."""
     def draw(tmp: Path) -> None:
-        from .plots import draw_figures
+        from .plots import decision_thresholds, draw_figures
 
-        draw_figures(res.table, res.months, res.summary, tmp / "figures")
+        draw_figures(res.table, res.months, res.summary, tmp / "figures",
+                     thresholds=decision_thresholds(res.scenario))
     return draw
 
 
@@ -347,7 +348,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from .commands.calibrate import is_calibration_dir, plot_calibration
     from .commands.sweepdir import is_sweep_dir, plot_sweep
     from .experiment.store import read_run
-    from .plots import draw_figures
+    from .plots import decision_thresholds, draw_figures
 
     if is_calibration_dir(args.run_dir):
         return plot_calibration(Path(args.run_dir))
@@ -355,7 +356,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         return plot_sweep(Path(args.run_dir))
 
     run = read_run(args.run_dir)
-    paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures")
+    scenario = run.manifest.get("scenario")
+    paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures",
+                         thresholds=decision_thresholds(scenario) if scenario else None)
     for p in paths:
         print(p)
     return EXIT_OK

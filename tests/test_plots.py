@@ -93,8 +93,9 @@ def test_draw_figures_with_bases(tmp_path):
     paths = draw_figures(res.table, res.months, res.summary, tmp_path)
     _check_pngs(paths, tmp_path)
 
-    # The survival curves: one panel per state, from 1 (0 for a month-0 host) down to the
-    # share of trials without a base, a band where bases happened, the median marked.
+    # The cumulative incidence of the first base: one panel per state, from 0 (1 for a
+    # month-0 host) up to the share of trials with a base, a band where bases happened,
+    # the median marked.
     fig = build_figures(res.table, res.months, res.summary)["survival.png"]
     axes = _content_axes(fig)
     assert [ax.get_title() for ax in axes] == ["AAA", "BBB", "CCC"]
@@ -103,9 +104,9 @@ def test_draw_figures_with_bases(tmp_path):
         curve = ax.get_lines()[0]
         np.testing.assert_array_equal(curve.get_xdata(), np.arange(7))
         y = np.asarray(curve.get_ydata())
-        assert y[0] == (0.0 if sid == "AAA" else 1.0)
-        assert np.all(np.diff(y) <= 1e-12)
-        assert y[-1] == pytest.approx(1 - st["p_base"])
+        assert y[0] == (1.0 if sid == "AAA" else 0.0)
+        assert np.all(np.diff(y) >= -1e-12)
+        assert y[-1] == pytest.approx(st["p_base"])
         assert len(ax.collections) == (1 if st["p_base"] > 0 else 0)  # the 95% band
         medians = [ln.get_xdata()[0] for ln in ax.get_lines()[1:]]
         med = st.get("median_first_base_month")
@@ -194,7 +195,7 @@ def test_build_figures_titles_and_footer(baseline_figures, tmp_path):
     assert all(isinstance(f, Figure) for f in figs.values())
     assert {name: f.get_suptitle() for name, f in figs.items()} == {
         "p_base.png": f"Probability of a US base within {H} months, by state",
-        "survival.png": "Time to a first US base: share of trials still without one",
+        "survival.png": "Time to a first US base: share of trials with one, month by month",
         "fan_willingness.png": "Government willingness to host a US base, month by month",
         "fan_support.png": "Public support for a US military presence, month by month",
         "final_willingness.png": f"Government willingness to host a US base at month {H}: "
@@ -269,14 +270,15 @@ def test_survival_and_final_willingness_panels(baseline_figures):
     titles = _state_titles(s, names)
     axes = _content_axes(figs["survival.png"])
     assert [ax.get_title() for ax in axes] == titles
-    assert figs["survival.png"].subfigs[0].get_supylabel() == (
-        "share of trials without a base (0–1)")
+    assert figs["survival.png"].subfigs[0].get_supylabel().startswith(
+        "share of trials with a base")
     for ax, sid in zip(axes, s["states"], strict=True):
-        assert ax.get_lines()[0].get_ydata()[-1] == pytest.approx(1 - s["states"][sid]["p_base"])
+        assert ax.get_lines()[0].get_ydata()[-1] == pytest.approx(s["states"][sid]["p_base"])
 
     (ax,) = _content_axes(figs["final_willingness.png"])
     assert [t.get_text() for t in ax.get_yticklabels()] == titles
-    assert ax.get_xlabel() == f"willingness w at month {H} (0 = refuses, 1 = fully willing)"
+    assert ax.get_xlabel().startswith(
+        f"willingness w at month {H} (0 = refuses, 1 = fully willing")
     assert len(ax.patches) == len(titles)  # one histogram per state
     # the black median tick of each state (the other lines are the rows' baselines)
     medians = [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_color() == "black"]

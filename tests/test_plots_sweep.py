@@ -310,10 +310,11 @@ def test_response_lines_follow_points(one_parameter_grid):
     assert fig.get_suptitle() == (f"Probability of a US base within {H} months as "
                                   "russia.pressure varies")
     axes = _by_title(fig)
-    assert list(axes) == ["in any state", *ids]  # one panel per state
+    # P(base), its change from the reference, and one panel of changes per state
+    assert list(axes) == ["in any state", _CHANGE, *ids]
     ax = axes["in any state"]
-    assert ax.get_xlabel().startswith("russia.pressure")
-    assert ax.get_ylabel() == f"probability of a base within {H} months"
+    assert axes[_CHANGE].get_xlabel().startswith("russia.pressure")
+    assert ax.get_ylabel() == f"P(base within {H} months)"
     x = points["russia.pressure"].to_numpy()
     order = np.argsort(x, kind="stable")
     (line,) = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
@@ -328,9 +329,75 @@ def test_response_lines_follow_points(one_parameter_grid):
     colours = set()
     for sid in ids:
         (line,) = [ln for ln in axes[sid].get_lines() if ln.get_marker() == "o"]
-        _close(line.get_ydata(), points[f"{sid}.p_base"].to_numpy()[order])
+        _close(line.get_ydata(), points[f"{sid}.p_base_diff"].to_numpy()[order])
         colours.add(line.get_color())
     assert len(colours) == len(ids)
+
+
+_CHANGE = "change from the reference, in any state"
+
+
+def _legend_marks(legend) -> dict[str, list]:
+    from tests.test_plots_reading import legend_entries
+
+    return legend_entries(legend)
+
+
+def test_response_lines_draw_paired_differences(one_parameter_grid):
+    """Under common random numbers the change panels draw each point's paired difference
+    from the reference with its paired interval (the sweep's per-trial differences), the
+    reference at 0; the legend's marks are the drawn ones."""
+    from matplotlib.colors import to_hex
+
+    points, summary, _ = _load(one_parameter_grid)
+    assert summary["crn"]
+    fig = dict(iter_sweep_figures(points, summary, None))[_response("russia.pressure")]
+    axes = _by_title(fig)
+    x = points["russia.pressure"].to_numpy()
+    order = np.argsort(x, kind="stable")
+    panels = [(axes[_CHANGE], "any_base.p_diff"),
+              *((axes[s], f"{s}.p_base_diff") for s in summary["states"])]
+    for ax, col in panels:
+        (line,) = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+        _close(line.get_ydata(), points[col].to_numpy()[order])
+        (zero,) = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        assert list(zero.get_ydata()) == [0, 0]  # the reference
+        (band,) = ax.collections
+        y = band.get_paths()[0].vertices[:, 1]
+        assert y.min() == pytest.approx(points[f"{col}_ci_low"].min())
+        assert y.max() == pytest.approx(points[f"{col}_ci_high"].max())
+        lo, hi = ax.get_ylim()
+        assert lo <= min(0, points[f"{col}_ci_low"].min())
+        assert hi >= max(0, points[f"{col}_ci_high"].max())
+    note = fig.subfigs[1].texts[0].get_text()
+    assert "per-trial paired differences" in note and "common random numbers" in note
+    entries = _legend_marks(fig.subfigs[0].legends[0])
+    assert set(entries) == {"estimate (any state in black, states in their colour)",
+                            "95% interval (Wilson; paired for the change)",
+                            "reference (scenario without the sweep; 0 in the change panels)"}
+    drawn = [to_hex(ln.get_color()) for t in ["in any state", *summary["states"]]
+             for ln in axes[t].get_lines() if ln.get_marker() == "o"]
+    marks = entries["estimate (any state in black, states in their colour)"]
+    assert [to_hex(m.get_color()) for m in marks] == drawn
+
+
+def test_response_without_crn_says_unpaired(one_parameter_grid):
+    points, summary, _ = _load(one_parameter_grid)
+    fig = dict(iter_sweep_figures(points, {**summary, "crn": False}, None))[
+        _response("russia.pressure")]
+    note = fig.subfigs[1].texts[0].get_text()
+    assert "unpaired" in note and "paired differences" not in note
+
+
+def test_response_scatter_draws_paired_differences(one_parameter_grid):
+    points, summary, _ = _load(one_parameter_grid)
+    fig = dict(iter_sweep_figures(points, {**summary, "design": "lhs"}, None))[
+        _response("russia.pressure")]
+    (err,) = _by_title(fig)[_CHANGE].containers
+    _close(err.lines[0].get_ydata(), points["any_base.p_diff"])
+    lo, hi = _whiskers(err)
+    _close(lo, points["any_base.p_diff_ci_low"])
+    _close(hi, points["any_base.p_diff_ci_high"])
 
 
 def test_response_scatter_whiskers_match_intervals(one_parameter_grid):
@@ -339,17 +406,17 @@ def test_response_scatter_whiskers_match_intervals(one_parameter_grid):
     fig = dict(iter_sweep_figures(points, summary, None))[_response("russia.pressure")]
     assert fig.get_suptitle().endswith("against russia.pressure")
     axes = _by_title(fig)
-    assert list(axes) == ["in any state", "by state"]
+    assert set(axes) == {"in any state", _CHANGE, "by state: change from the reference"}
     (err,) = axes["in any state"].containers  # every point with its own interval
     _close(err.lines[0].get_ydata(), points["any_base.p"])
     lo, hi = _whiskers(err)
     _close(lo, points["any_base.ci_low"])
     _close(hi, points["any_base.ci_high"])
-    ax = axes["by state"]
-    lines = ax.get_lines()
+    ax = axes["by state: change from the reference"]
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in summary["states"]]
     assert [ln.get_label() for ln in lines] == summary["states"]  # one line per state
     for ln, sid in zip(lines, summary["states"], strict=True):
-        _close(ln.get_ydata(), points[f"{sid}.p_base"])
+        _close(ln.get_ydata(), points[f"{sid}.p_base_diff"])
 
 
 def test_heatmap_cells_match_points(one_parameter_grid):

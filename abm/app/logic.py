@@ -474,7 +474,7 @@ def run_and_save(result: Any, results_root: str | Path, *, config: str | Path,
     whether it was written (False: that run was there already, same id, same numbers).
     """
     from abm.experiment.store import run_id, write_run
-    from abm.plots import draw_figures
+    from abm.plots import decision_thresholds, draw_figures
 
     rid = run_id(result.scenario.sha256(), result.trials, result.seed, result.engine,
                  result.horizon)
@@ -482,6 +482,7 @@ def run_and_save(result: Any, results_root: str | Path, *, config: str | Path,
     if (run_dir / "manifest.json").is_file():
         return run_dir, False
     write_run(result, run_dir, rid=rid, config=str(config), overrides=overrides(edits),
-              extra=lambda tmp: draw_figures(result.table, result.months, result.summary,
-                                             tmp / "figures"))
+              extra=lambda tmp: draw_figures(
+                  result.table, result.months, result.summary, tmp / "figures",
+                  thresholds=decision_thresholds(result.scenario)))
     return run_dir, True

@@ -6,8 +6,10 @@ Four products, one module each:
 module                             figures
 =================================  =========================================================
 :mod:`abm.plots.run`               the six figures of one run (:func:`draw_figures`,
-                                   :func:`build_figures`, :func:`draw_run_dir`)
-:mod:`abm.plots.sweep`             a parameter sweep's response curves and heatmap
+                                   :func:`build_figures`, :func:`draw_run_dir`); three of
+                                   them are drawn by :mod:`abm.plots.run_outcomes`
+:mod:`abm.plots.sweep`             a parameter sweep's response curves and (through
+                                   :mod:`abm.plots.sweep_heatmap`) heatmap
                                    (:func:`draw_sweep_figures`, :func:`iter_sweep_figures`)
 :mod:`abm.plots.sensitivity`       a sweep's Sobol' or Morris indices (drawn by
                                    :func:`draw_sweep_figures`)
@@ -36,13 +38,14 @@ package at import time (the commands and :mod:`abm.experiment` do when they draw
 from __future__ import annotations
 
 from .history import build_history_figure, draw_history
-from .run import FIGURE_NAMES, build_figures, draw_figures, draw_run_dir
+from .run import FIGURE_NAMES, build_figures, decision_thresholds, draw_figures, draw_run_dir
 from .sweep import draw_sweep_figures, iter_sweep_figures
 
 __all__ = [
     "FIGURE_NAMES",
     "build_figures",
     "build_history_figure",
+    "decision_thresholds",
     "draw_figures",
     "draw_history",
     "draw_run_dir",

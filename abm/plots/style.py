@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase, SubFigure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, MaxNLocator
@@ -164,6 +165,52 @@ def _fmt_p(v: float | None) -> str:
     return f"{v:.{dec}f}"
 
 
+def _decimals(values: Sequence[float], *, prob: bool = True, sig: int = 2, least: int = 2,
+              most: int = 4) -> int:
+    """One number of decimals for every label of a figure: enough to give the smallest
+    non-zero value ``sig`` significant digits (for a probability, also the smallest
+    distance from 1), between ``least`` and ``most``."""
+    sizes = []
+    for v in values:
+        if v is None or not np.isfinite(v):
+            continue
+        v = abs(float(v))
+        if prob and v < 1:
+            v = min(v, 1 - v)
+        if v > 0:
+            sizes.append(v)
+    if not sizes:
+        return least
+    need = sig - 1 - math.floor(math.log10(min(sizes)))
+    return int(min(most, max(least, need)))
+
+
+def _fmt_fixed(v: float | None, dec: int, *, prob: bool = True) -> str:
+    """``v`` with ``dec`` decimals, the rule :func:`_decimals` chose for the whole figure.
+
+    A probability too small (or too close to 1) to show at that precision prints as
+    ``<0.0001`` (``>0.9999``), never as a rounded 0 or 1 that the data do not say.
+    """
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    step = 10.0 ** -dec
+    if prob and 0 < v < step / 2:
+        return f"<{step:.{dec}f}"
+    if prob and 1 - step / 2 <= v < 1:
+        return f">{1 - step:.{dec}f}"
+    return f"{v:.{dec}f}"
+
+
+#: Legend handler for a swatch made of one mark per state (a tuple of handles).
+_SWATCH_HANDLER = {tuple: HandlerTuple(ndivide=None, pad=0.0)}
+
+
+def _state_swatch(colours: Sequence[str], make: Any) -> tuple[Any, ...]:
+    """A legend swatch showing a mark in each state's colour: ``make(colour)`` builds one
+    handle; drawn side by side with :data:`_SWATCH_HANDLER`."""
+    return tuple(make(c) for c in colours)
+
+
 def _probability_axis(ax: Axes, top: float) -> None:
     """Y limits and ticks for a probability: 0..top, ticks never beyond 1.
 
@@ -240,6 +287,45 @@ def _save(fig: Figure, path: Path, footer: str) -> Path:
     fig.savefig(path, format="png", dpi=_DPI,
                 metadata={"Title": fig.get_suptitle(), "Description": footer})
     return path
+
+
+# --------------------------------------------------------------------------- run context
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every figure needs: run identity, state order, labels and colours."""
+
+    ids: tuple[str, ...]
+    titles: dict[str, str]  # "Uzbekistan (UZB)" or "UZB"
+    colours: dict[str, str]
+    trials: int
+    horizon: int
+    footer: str
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, Any],
+                     state_names: Mapping[str, str] | None) -> _Context:
+        ids = tuple(str(s) for s in summary["states"])
+        names = dict(state_names or {})
+        titles = {}
+        for sid in ids:
+            name = names.get(sid) or summary["states"][sid].get("name") or ""
+            titles[sid] = f"{name} ({sid})" if name and name != sid else sid
+        colours = {sid: _PALETTE[i % len(_PALETTE)] for i, sid in enumerate(ids)}
+        return cls(ids, titles, colours, int(summary["trials"]),
+                   int(summary["horizon_months"]), _run_footer(summary))
+
+
+def _run_footer(summary: Mapping[str, Any]) -> str:
+    """The provenance line of a run's figures: scenario, trials, horizon, seed."""
+    trials = int(summary["trials"])
+    horizon = int(summary["horizon_months"])
+    seed = summary["seed"]
+    seed_txt = f"seed {seed}" if seed is not None else "seed not recorded"
+    return (f"{summary['name']} · {trials:,} trial{'s' if trials != 1 else ''} · "
+            f"{horizon} month{'s' if horizon != 1 else ''} · {seed_txt}")
+
 
 
 # --------------------------------------------------------------------------- sweep context, axes
@@ -368,3 +454,18 @@ def _zoom_title(ax: Axes, top: float) -> None:
 
 def _num(points: pd.DataFrame, column: str) -> np.ndarray:
     return points[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _state_zero_note(ax: Axes, p: np.ndarray, top: float | None = None) -> None:
+    """Say so when a state's panel looks empty: no base at all, or too few to see on the
+    shared axis (``top``, its upper limit)."""
+    most = float(np.nanmax(p, initial=0.0))
+    if most <= 0:
+        text = f"no base at {'the point' if p.size == 1 else 'any point'}"
+    elif top is not None and most < 0.05 * top:
+        text = f"at most {_fmt_p(most)}\n(too small to see here)"
+    else:
+        return
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+            fontsize=_SMALL_SIZE - 0.5, color=_NOTE_COLOUR,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})

@@ -2,6 +2,12 @@
 of a base responds to each swept parameter, a heatmap for a grid over two parameters, and
 (through :mod:`abm.plots.sensitivity`) the Sobol' or Morris indices.
 
+The response figures draw each point's change from the reference (the scenario without
+the sweep) with the interval the sweep computed for it: under common random numbers the
+normal interval of the per-trial paired differences, much narrower than the two points'
+Wilson intervals would suggest; with ``crn = false`` the unpaired one. The footnote says
+which.
+
 :func:`draw_sweep_figures` writes them as PNG files (its docstring lists the files);
 :func:`iter_sweep_figures` yields them as :class:`~matplotlib.figure.Figure` objects. They
 reuse the run figures' palette, footer and layout; every figure names the design, the
@@ -21,6 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase, SubFigure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -30,6 +37,7 @@ from .style import (
     _LABEL_SIZE,
     _NOTE_COLOUR,
     _PALETTE,
+    _REF_LINE,
     _SMALL_SIZE,
     _TICK_SIZE,
     _fmt_p,
@@ -46,12 +54,14 @@ from .style import (
     _reference_handle,
     _save,
     _small_multiples,
+    _state_swatch,
     _sweep_figure,
     _sweep_footer,
     _SweepContext,
     _yerr,
     _zoom_title,
 )
+from .sweep_heatmap import _SEQ_CMAP, _fig_heatmap
 
 __all__ = ["draw_sweep_figures", "iter_sweep_figures"]
 
@@ -59,14 +69,18 @@ __all__ = ["draw_sweep_figures", "iter_sweep_figures"]
 #: Columns of the points table every sweep figure reads (besides the parameters).
 _SWEEP_ANY_COLUMNS = ("any_base.p", "any_base.ci_low", "any_base.ci_high")
 _SWEEP_STATE_COLUMNS = ("p_base", "ci_low", "ci_high")
+#: The change from the reference and its interval (paired under common random numbers).
+_SWEEP_ANY_DIFF = ("any_base.p_diff", "any_base.p_diff_ci_low", "any_base.p_diff_ci_high")
+_SWEEP_STATE_DIFF = ("p_base_diff", "p_base_diff_ci_low", "p_base_diff_ci_high")
 _SWEEP_SUMMARY_KEYS = ("name", "design", "points", "trials_per_point", "seed", "parameters",
                        "horizon_months", "states")
-_REF_LABEL = "reference (scenario without the sweep)"
+_REF_LABEL = "reference (scenario without the sweep; 0 in the change panels)"
+#: The reference's legend mark (band and dashed line, overlaid), made once so that the
+#: legend can tell it from a swatch of side-by-side state marks.
+_REFERENCE_HANDLES = (_reference_handle(),)
 _POINT_COLOUR = "#0072B2"
-_SEQ_CMAP = "viridis"  # perceptually uniform and readable under colour-vision deficiencies
 _SEQ_STOP = 0.85  # viridis' last yellows are too pale for lines on white
 _MAX_LEGEND_LEVELS = 7  # more levels of the other grid parameter get a colour bar instead
-_MAX_ANNOTATED = 12  # heatmap cells are annotated up to 12 x 12
 
 
 # --------------------------------------------------------------------------- public API
@@ -122,9 +136,11 @@ def draw_sweep_figures(points: pd.DataFrame, summary: Mapping[str, Any],
     ===============================  =========================================================
     file                             content
     ===============================  =========================================================
-    ``response_<param>.png``         probability of a base (any state, and per state) against
-                                     each swept parameter, with 95% intervals and the
-                                     reference scenario. A grid over one or two parameters:
+    ``response_<param>.png``         probability of a base in any state against each swept
+                                     parameter (95% Wilson intervals, the reference
+                                     scenario), and the change from the reference in any
+                                     state and per state, with the sweep's paired interval
+                                     (``p_diff``). A grid over one or two parameters:
                                      lines (one per value of the other parameter) and a
                                      panel per state. Other designs (lhs, sobol, morris, a
                                      grid over three or more): every point with its
@@ -146,7 +162,10 @@ def draw_sweep_figures(points: pd.DataFrame, summary: Mapping[str, Any],
         One row per design point (see :func:`abm.experiment.sweep.run_sweep`): a column per swept
         parameter named by its dotted key; ``any_base.p``, ``any_base.ci_low`` and
         ``any_base.ci_high`` (probability of a base in any state within the horizon, 95%
-        Wilson interval); and ``<S>.p_base``, ``<S>.ci_low``, ``<S>.ci_high`` per state.
+        Wilson interval); ``any_base.p_diff`` with ``_ci_low``, ``_ci_high`` (change
+        from the reference and its interval, paired under common random numbers); and
+        ``<S>.p_base``, ``<S>.ci_low``, ``<S>.ci_high``, ``<S>.p_base_diff`` (with
+        ``_ci_low``, ``_ci_high``) per state.
     summary : mapping
         The sweep's ``summary.json``: ``name``, ``design``, ``points``,
         ``trials_per_point``, ``seed``, ``parameters`` (``key`` and ``values`` or
@@ -187,8 +206,10 @@ def _check_sweep_inputs(points: pd.DataFrame, summary: Mapping[str, Any]) -> Non
         raise ValueError("sweep summary: 'states' is empty; expected at least one state")
     if not summary["parameters"]:
         raise ValueError("sweep summary: 'parameters' is empty; expected at least one")
-    want = [str(p["key"]) for p in summary["parameters"]] + list(_SWEEP_ANY_COLUMNS)
-    want += [f"{s}.{c}" for s in summary["states"] for c in _SWEEP_STATE_COLUMNS]
+    want = [str(p["key"]) for p in summary["parameters"]]
+    want += [*_SWEEP_ANY_COLUMNS, *_SWEEP_ANY_DIFF]
+    want += [f"{s}.{c}" for s in summary["states"]
+             for c in (*_SWEEP_STATE_COLUMNS, *_SWEEP_STATE_DIFF)]
     miss = [c for c in want if c not in points.columns]
     if miss:
         raise ValueError(f"sweep points table: missing column(s) {', '.join(miss)}")
@@ -207,35 +228,6 @@ def _state_panels(sub: SubFigure, ctx: _SweepContext, ylabel: str) -> list[Axes]
         _panel_title(ax, sid, fontsize=_LABEL_SIZE, color=_ink(c), fontweight="bold", loc="left")
     sub.supylabel(ylabel, fontsize=_LABEL_SIZE)
     return axes
-
-
-def _response_layout(ctx: _SweepContext, title: str, note: str
-                     ) -> tuple[Figure, SubFigure, SubFigure, Axes, list[Axes]]:
-    """Any-state panel on the left, one small panel per state on the right."""
-    nrows, ncols = _grid(len(ctx.ids))
-    height = max(5.6, 2.0 * nrows + 1.9)
-    fig, sub = _sweep_figure(ctx, title, note, height=height, width=12.0)
-    left, right = sub.subfigures(1, 2, width_ratios=[1.0, 0.45 * ncols + 0.35], wspace=0.02)
-    ax_any = left.subplots()
-    ax_any.grid(True, color="0.9", linewidth=0.8)
-    ax_any.set_axisbelow(True)
-    ax_any.tick_params(labelsize=_TICK_SIZE)
-    return fig, sub, right, ax_any, _state_panels(right, ctx, "probability of a base")
-
-
-def _state_zero_note(ax: Axes, p: np.ndarray, top: float | None = None) -> None:
-    """Say so when a state's panel looks empty: no base at all, or too few to see on the
-    shared axis (``top``, its upper limit)."""
-    most = float(np.nanmax(p, initial=0.0))
-    if most <= 0:
-        text = f"no base at {'the point' if p.size == 1 else 'any point'}"
-    elif top is not None and most < 0.05 * top:
-        text = f"at most {_fmt_p(most)}\n(too small to see here)"
-    else:
-        return
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
-            fontsize=_SMALL_SIZE - 0.5, color=_NOTE_COLOUR,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
 
 
 def _level_colours(levels: Sequence[Any], boolean: bool) -> list[str]:
@@ -266,9 +258,78 @@ def _line_with_band(ax: Axes, x: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: 
     ax.plot(x, p, color=colour, linewidth=lw, marker="o", markersize=ms)
 
 
+def _response_layout(ctx: _SweepContext, title: str, note: str
+                     ) -> tuple[Figure, SubFigure, SubFigure, Axes, Axes, list[Axes]]:
+    """On the left, P(base) anywhere over the change from the reference; on the right, one
+    small panel per state of the change from the reference."""
+    nrows, ncols = _grid(len(ctx.ids))
+    height = max(6.6, 2.0 * nrows + 2.6)
+    fig, sub = _sweep_figure(ctx, title, note, height=height, width=12.0)
+    left, right = sub.subfigures(1, 2, width_ratios=[1.0, 0.45 * ncols + 0.35], wspace=0.02)
+    ax_any, ax_diff = left.subplots(2, 1, sharex=True, height_ratios=[1.0, 0.85])
+    for ax in (ax_any, ax_diff):
+        ax.grid(True, color="0.9", linewidth=0.8)
+        ax.set_axisbelow(True)
+        ax.tick_params(labelsize=_TICK_SIZE)
+    return fig, sub, right, ax_any, ax_diff, _state_panels(
+        right, ctx, "change in P(base) from the reference")
+
+
+def _diff_note(ctx: _SweepContext) -> str:
+    """What the change panels show, and which interval, for this sweep's streams."""
+    if ctx.crn:
+        return ("Change: P(base) at the point minus the reference, over the same trials "
+                "(common random numbers); its band is the 95% normal interval of the "
+                "per-trial paired differences (a single point where no trial's outcome "
+                "differs).")
+    return ("Change: P(base) at the point minus the reference; the two use independent "
+            "trials (crn = false), so its band is the 95% unpaired normal interval.")
+
+
+def _diff_axis(axes: Sequence[Axes], values: Sequence[float]) -> None:
+    """Y limits holding 0 and every change and bound (the axes share them), and the
+    reference's dashed line at 0 in each."""
+    finite = [float(v) for v in values if np.isfinite(v)] + [0.0]
+    lo, hi = min(finite), max(finite)
+    pad = 0.08 * (hi - lo) if hi > lo else 0.01
+    axes[0].set_ylim(lo - pad, hi + pad)
+    for ax in axes:
+        ax.axhline(0.0, color=_REF_LINE, linestyle="--", linewidth=1.2, zorder=1)
+
+
+def _state_diff_note(ax: Axes, p: np.ndarray, d: np.ndarray, lo: np.ndarray,
+                     hi: np.ndarray, span: float) -> None:
+    """Say so when a state's change panel looks empty: no base anywhere, no change, or
+    changes too small to see on the shared axis (``span``, its height)."""
+    most = float(np.nanmax(np.abs(np.concatenate([d, lo, hi])), initial=0.0))
+    if most <= 0:
+        text = ("no base at any point" if float(np.nanmax(p, initial=0.0)) <= 0
+                else "no change at any point")
+    elif most < 0.04 * span:
+        text = f"changes within ±{_fmt_p(most)}\n(too small to see here)"
+    else:
+        return
+    # Above the line at 0, which it would otherwise cover.
+    ax.text(0.5, 0.8, text, transform=ax.transAxes, ha="center", va="center",
+            fontsize=_SMALL_SIZE - 0.5, color=_NOTE_COLOUR,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
+
+
+def _swatch_legend(sub: SubFigure, handles: list[Any], labels: list[str]) -> None:
+    """The figure's legend: a tuple handle made by :func:`_state_swatch` shows its marks
+    side by side; the reference's (band and line) stays one overlaid mark."""
+    swatches = {h: HandlerTuple(ndivide=None, pad=0.0) for h in handles
+                if isinstance(h, tuple) and h not in _REFERENCE_HANDLES}
+    ncols = len(handles) if len(handles) <= 6 else math.ceil(len(handles) / 2)
+    sub.legend(handles=handles, labels=labels, handler_map=swatches,
+               loc="outside upper center", ncols=ncols, fontsize=_SMALL_SIZE, frameon=False,
+               handlelength=4 if swatches else 2)
+
+
 def _fig_response_lines(ctx: _SweepContext, points: pd.DataFrame, key: str,
                         other: str | None) -> Figure:
-    """A grid over one or two parameters: lines over ``key``, one per level of ``other``."""
+    """A grid over one or two parameters: lines over ``key``, one per level of ``other``;
+    P(base) and its change from the reference (paired under common random numbers)."""
     H = ctx.horizon
     x = _num(points, key)
     if other is None:
@@ -286,76 +347,80 @@ def _fig_response_lines(ctx: _SweepContext, points: pd.DataFrame, key: str,
     banded = [len(groups) <= 3 or g in (0, len(groups) - 1) for g in range(len(groups))]
 
     title = f"Probability of a US base within {_plural(H, 'month')} as {key} varies"
-    lines = ["Points: the grid's values; line: estimate; band: 95% Wilson interval "
-             "(each point's own trials)."]
+    lines = ["Top left: P(base) at each grid value; band: its 95% Wilson interval (that "
+             "point's trials alone). Dashed line and grey band: the reference (the scenario "
+             "without the sweep) and its 95% interval."]
     if other is not None:
-        lines[0] = lines[0][:-1] + f"; one line per value of {other}."
-        if not all(banded):
-            lines[0] += (f" Bands only for the lowest and highest {other}, "
-                         "for legibility.")
-    if ctx.crn:
-        lines.append("Common random numbers: every point replays the same trials, so "
-                     "differences between points are not sampling noise.")
-    lines.append("Dashed line and grey band: the scenario without the sweep and its 95% "
-                 "interval. State panels share one y axis.")
-    fig, sub, right, ax_any, axes = _response_layout(ctx, title, "\n".join(lines))
+        lines.append(f"One line per value of {other}." + (
+            f" Bands only for the lowest and highest {other}, for legibility."
+            if not all(banded) else ""))
+    lines.append("Bottom left and states: " + _diff_note(ctx)[0].lower() + _diff_note(ctx)[1:]
+                 + " State panels share one y axis.")
+    fig, sub, right, ax_any, ax_diff, axes = _response_layout(ctx, title, "\n".join(lines))
 
     any_p, any_lo, any_hi = (_num(points, c) for c in _SWEEP_ANY_COLUMNS)
+    any_d, any_dlo, any_dhi = (_num(points, c) for c in _SWEEP_ANY_DIFF)
     _reference(ax_any, ctx.ref(None))
     for (_, m), c, b in zip(groups, colours, banded, strict=True):
         _line_with_band(ax_any, x[m], any_p[m], any_lo[m], any_hi[m], c, band_alpha * b)
+        _line_with_band(ax_diff, x[m], any_d[m], any_dlo[m], any_dhi[m], c, band_alpha * b)
     ref = ctx.ref(None)
     top = _probability_top([*any_hi, *(ref[1:] if ref else ())])
     _probability_axis(ax_any, top)
     _zoom_title(ax_any, top)
     _param_axis(ax_any, ctx, key, x)
     _panel_title(ax_any, "in any state", fontsize=_LABEL_SIZE, fontweight="bold", loc="left")
-    ax_any.set_xlabel(ctx.labels[key], fontsize=_LABEL_SIZE)
-    ax_any.set_ylabel(f"probability of a base within {_plural(H, 'month')}",
-                      fontsize=_LABEL_SIZE)
+    ax_any.set_ylabel(f"P(base within {_plural(H, 'month')})", fontsize=_LABEL_SIZE)
+    _diff_axis([ax_diff], [*any_dlo, *any_dhi])
+    _panel_title(ax_diff, "change from the reference, in any state", fontsize=_LABEL_SIZE,
+                 fontweight="bold", loc="left")
+    ax_diff.set_ylabel("point − reference", fontsize=_LABEL_SIZE)
+    ax_diff.set_xlabel(ctx.labels[key], fontsize=_LABEL_SIZE)
 
-    highs = []
+    bounds = []
     for ax, sid in zip(axes, ctx.ids, strict=True):
-        p, lo, hi = (_num(points, f"{sid}.{c}") for c in _SWEEP_STATE_COLUMNS)
-        _reference(ax, ctx.ref(sid))
+        d, lo, hi = (_num(points, f"{sid}.{c}") for c in _SWEEP_STATE_DIFF)
         for (_, m), c, b in zip(groups, colours, banded, strict=True):
             colour = ctx.colours[sid] if other is None else c
-            _line_with_band(ax, x[m], p[m], lo[m], hi[m], colour, band_alpha * b, lw=1.4,
+            _line_with_band(ax, x[m], d[m], lo[m], hi[m], colour, band_alpha * b, lw=1.4,
                             ms=2.5)
-        r = ctx.ref(sid)
-        highs += [*hi, *(r[1:] if r else ())]
-    stop = _probability_top(highs)
+        bounds += [*lo, *hi]
+    _diff_axis(axes, bounds)
+    span = float(np.subtract(*axes[0].get_ylim()[::-1]))
     for ax, sid in zip(axes, ctx.ids, strict=True):
-        _state_zero_note(ax, _num(points, f"{sid}.p_base"), stop)
-    _probability_axis(axes[0], stop)  # shared: one call sets every state panel
+        _state_diff_note(ax, _num(points, f"{sid}.p_base"),
+                         *(_num(points, f"{sid}.{c}") for c in _SWEEP_STATE_DIFF), span)
     _param_axis(axes[0], ctx, key, x)
     right.supxlabel(ctx.labels[key], fontsize=_LABEL_SIZE)
-    if stop < 1.0:
-        right.suptitle(f"by state (y axis zoomed to 0–{stop:g})", fontsize=_LABEL_SIZE,
-                       color=_NOTE_COLOUR)
-    else:
-        right.suptitle("by state", fontsize=_LABEL_SIZE, color=_NOTE_COLOUR)
+    right.suptitle("by state: change in P(base) from the reference", fontsize=_LABEL_SIZE,
+                   color=_NOTE_COLOUR)
 
     handles: list[Any] = []
     labels: list[str] = []
     if other is None:
-        handles += [Line2D([], [], color="0.2", marker="o", markersize=3.5, linewidth=1.8),
-                    Patch(facecolor="0.2", alpha=0.22)]
+        marks = [_ANY_COLOUR, *(ctx.colours[s] for s in ctx.ids)]
+        handles += [_state_swatch(marks, lambda c: Line2D(
+                        [], [], color=c, marker="o", markersize=3.5, linewidth=1.8)),
+                    _state_swatch(marks, lambda c: Patch(facecolor=c, alpha=band_alpha,
+                                                         linewidth=0))]
         labels += ["estimate (any state in black, states in their colour)",
-                   "95% Wilson interval"]
-    elif not many:
-        for (lv, _), c in zip(groups, colours, strict=True):
-            handles.append(Line2D([], [], color=c, marker="o", markersize=3.5, linewidth=1.8))
-            labels.append(f"{other} = {_fmt_value(lv, ctx.boolean[other])}")
+                   "95% interval (Wilson; paired for the change)"]
     else:
-        _level_colourbar(right, axes, [lv for lv, _ in groups], colours, ctx.labels[other])
+        if not many:
+            for (lv, _), c in zip(groups, colours, strict=True):
+                handles.append(Line2D([], [], color=c, marker="o", markersize=3.5,
+                                      linewidth=1.8))
+                labels.append(f"{other} = {_fmt_value(lv, ctx.boolean[other])}")
+        else:
+            _level_colourbar(right, axes, [lv for lv, _ in groups], colours, ctx.labels[other])
+        handles.append(_state_swatch(
+            [c for c, b in zip(colours, banded, strict=True) if b],
+            lambda c: Patch(facecolor=c, alpha=band_alpha, linewidth=0)))
+        labels.append("95% interval")
     if ctx.ref(None) is not None:
-        handles.append(_reference_handle())
+        handles.append(_REFERENCE_HANDLES[0])
         labels.append(_REF_LABEL)
-    if handles:
-        ncols = len(handles) if len(handles) <= 6 else math.ceil(len(handles) / 2)
-        sub.legend(handles=handles, labels=labels, loc="outside upper center", ncols=ncols,
-                   fontsize=_SMALL_SIZE, frameon=False)
+    _swatch_legend(sub, handles, labels)
     return fig
 
 
@@ -405,7 +470,8 @@ def _binned_mean(ax: Axes, x: np.ndarray, y: np.ndarray, masks: Sequence[np.ndar
 def _fig_response_scatter(ctx: _SweepContext, points: pd.DataFrame,
                           key: str) -> Figure:
     """A sampled design (or a grid over three or more parameters): every point, with the
-    mean over the points in bins of ``key`` to show the trend through the others' noise.
+    mean over the points in bins of ``key`` to show the trend through the others' noise;
+    P(base) and its change from the reference (paired under common random numbers).
 
     States get one panel of binned means together: a design over many parameters draws
     one such figure per parameter, and two panels draw in a third of the time of seven.
@@ -418,72 +484,80 @@ def _fig_response_scatter(ctx: _SweepContext, points: pd.DataFrame,
     title = f"Probability of a US base within {_plural(H, 'month')} against {key}"
     others = len(ctx.keys) - 1
     varying = (f", the other {_plural(others, 'parameter')} varying too" if others else "")
-    lines = [f"Each dot: one design point ({ctx.design}){varying}; whisker: its 95% Wilson "
-             "interval."]
+    lines = [f"Each dot: one design point ({ctx.design}){varying}. Top left: P(base), "
+             "whisker: its 95% Wilson interval (that point's trials alone); dashed line and "
+             "grey band: the reference (the scenario without the sweep) and its interval.",
+             "Bottom left and right: " + _diff_note(ctx)[0].lower() + _diff_note(ctx)[1:]]
     if show_mean:
-        lines.append(f"Lines: {how} of {key} (right: per state). Dashed line and grey band: "
-                     "the scenario without the sweep and its 95% interval.")
+        lines.append(f"Lines: {how} of {key} (right: per state).")
     else:
-        lines.append("Right: each point's estimate per state. Dashed line and grey band: the "
-                     "scenario without the sweep and its 95% interval.")
+        lines.append("Right: each point's change per state.")
     if ctx.design == "sobol" and others:
         # Saltelli's scheme keeps a base row's value of a parameter in matrix A and in the
         # D - 1 matrices that vary another parameter: the vertical columns of dots.
-        lines.append(f"Saltelli sampling reuses each base value of {key} in up to "
-                     f"{others + 1} points (the columns of dots): bin means rest on few "
-                     "independent values.")
-    fig, sub = _sweep_figure(ctx, title, "\n".join(lines), height=5.4, width=12.0)
-    ax_any, ax_st = sub.subplots(1, 2, width_ratios=[1.25, 1.0], sharex=True)
-    for ax in (ax_any, ax_st):
+        lines[-1] += (f" Saltelli sampling reuses each base value of {key} in up to "
+                      f"{others + 1} points (the columns of dots): bin means rest on few "
+                      "independent values.")
+    fig, sub = _sweep_figure(ctx, title, "\n".join(lines), height=6.6, width=12.0)
+    axd = sub.subplot_mosaic([["any", "st"], ["diff", "st"]], width_ratios=[1.25, 1.0],
+                             height_ratios=[1.0, 0.85], sharex=True)
+    ax_any, ax_diff, ax_st = axd["any"], axd["diff"], axd["st"]
+    for ax in (ax_any, ax_diff, ax_st):
         ax.grid(True, color="0.9", linewidth=0.8)
         ax.set_axisbelow(True)
         ax.tick_params(labelsize=_TICK_SIZE)
+    for ax in (ax_diff, ax_st):
         ax.set_xlabel(ctx.labels[key], fontsize=_LABEL_SIZE)
 
     p, lo, hi = (_num(points, c) for c in _SWEEP_ANY_COLUMNS)
+    d, dlo, dhi = (_num(points, c) for c in _SWEEP_ANY_DIFF)
     ref = ctx.ref(None)
     _reference(ax_any, ref)
     # Fewer, larger dots for small designs; many points are drawn light so the density shows.
     alpha = 0.8 if n <= 50 else 0.45 if n <= 500 else 0.25
     ms = 4.5 if n <= 50 else 3.0
-    ax_any.errorbar(x, p, yerr=_yerr(p, lo, hi), fmt="o", color=_POINT_COLOUR,
+    for ax, y, ylo, yhi in ((ax_any, p, lo, hi), (ax_diff, d, dlo, dhi)):
+        ax.errorbar(x, y, yerr=_yerr(y, ylo, yhi), fmt="o", color=_POINT_COLOUR,
                     markersize=ms, alpha=alpha, ecolor="0.55", elinewidth=0.6, capsize=0,
                     zorder=3)
-    if show_mean:
-        _binned_mean(ax_any, x, p, masks)
+        if show_mean:
+            _binned_mean(ax, x, y, masks)
     top = _probability_top([*hi, *(ref[1:] if ref else ())])
     _probability_axis(ax_any, top)
     _zoom_title(ax_any, top)
     _param_axis(ax_any, ctx, key, x)
+    ax_any.tick_params(labelbottom=False)
     _panel_title(ax_any, "in any state", fontsize=_LABEL_SIZE, fontweight="bold", loc="left")
-    ax_any.set_ylabel(f"probability of a base within {_plural(H, 'month')}",
-                      fontsize=_LABEL_SIZE)
+    ax_any.set_ylabel(f"P(base within {_plural(H, 'month')})", fontsize=_LABEL_SIZE)
+    _diff_axis([ax_diff], [*dlo, *dhi])
+    _panel_title(ax_diff, "change from the reference, in any state", fontsize=_LABEL_SIZE,
+                 fontweight="bold", loc="left")
+    ax_diff.set_ylabel("point − reference", fontsize=_LABEL_SIZE)
 
-    highs: list[float] = []
+    shown: list[float] = []
     never = []
     for i, sid in enumerate(ctx.ids):
-        sp = _num(points, f"{sid}.p_base")
+        sd = _num(points, f"{sid}.p_base_diff")
         c = ctx.colours[sid]
-        if np.nanmax(sp, initial=0.0) <= 0:
+        if np.nanmax(_num(points, f"{sid}.p_base"), initial=0.0) <= 0:
             never.append(sid)
         if show_mean:
             bx = np.array([np.mean(x[m]) for m in masks if m.any()])
-            by = np.array([np.mean(sp[m]) for m in masks if m.any()])
+            by = np.array([np.mean(sd[m]) for m in masks if m.any()])
             # Markers differ by state too, so coinciding lines (often all at 0) stay apart.
             ax_st.plot(bx, by, color=c, linewidth=1.6, marker="osD^vP*"[i % 7], markersize=4,
                        label=sid)
-            highs += list(by)
+            shown += list(by)
         else:
-            ax_st.plot(x, sp, linestyle="none", color=c, marker="osD^vP*"[i % 7],
+            ax_st.plot(x, sd, linestyle="none", color=c, marker="osD^vP*"[i % 7],
                        markersize=5, label=sid)
-            highs += list(sp)
-    stop = _probability_top(highs)
-    _probability_axis(ax_st, stop)
-    _zoom_title(ax_st, stop)
+            shown += list(sd)
+    _diff_axis([ax_st], shown)
     ax_st.tick_params(labelbottom=True)
-    _panel_title(ax_st, "by state" + (": binned means" if show_mean else ""),
+    _panel_title(ax_st, "by state: change from the reference"
+                 + (", binned means" if show_mean else ""),
                  fontsize=_LABEL_SIZE, fontweight="bold", loc="left")
-    ax_st.set_ylabel("probability of a base", fontsize=_LABEL_SIZE)
+    ax_st.set_ylabel("point − reference", fontsize=_LABEL_SIZE)
     if never:
         which = "the point" if n == 1 else "any point"
         ax_st.text(0.98, 0.97, f"no base at {which}: {', '.join(never)}",
@@ -501,97 +575,7 @@ def _fig_response_scatter(ctx: _SweepContext, points: pd.DataFrame,
                               markerfacecolor="white", linewidth=2))
         labels.append("binned mean")
     if ref is not None:
-        handles.append(_reference_handle())
+        handles.append(_REFERENCE_HANDLES[0])
         labels.append(_REF_LABEL)
-    sub.legend(handles=handles, labels=labels, loc="outside upper center", ncols=len(handles),
-               fontsize=_SMALL_SIZE, frameon=False)
+    _swatch_legend(sub, handles, labels)
     return fig
-
-
-def _fig_heatmap(ctx: _SweepContext, points: pd.DataFrame, k1: str,
-                 k2: str) -> Figure:
-    """P(base) over a two-parameter grid: ``k1`` across, ``k2`` up; one scale for all."""
-    from matplotlib import colormaps
-    from matplotlib.colors import Normalize
-
-    H = ctx.horizon
-    v1 = sorted(pd.unique(points[k1].to_numpy()).tolist())
-    v2 = sorted(pd.unique(points[k2].to_numpy()).tolist())
-    i1 = {v: i for i, v in enumerate(v1)}
-    i2 = {v: i for i, v in enumerate(v2)}
-    r1 = points[k1].map(i1).to_numpy(dtype=int)
-    r2 = points[k2].map(i2).to_numpy(dtype=int)
-
-    def table(column: str) -> np.ndarray:
-        z = np.full((len(v2), len(v1)), np.nan)
-        z[r2, r1] = _num(points, column)
-        return z
-
-    z_any = table("any_base.p")
-    z_states = {sid: table(f"{sid}.p_base") for sid in ctx.ids}
-    vmax = _probability_top([np.nanmax(z_any), *(np.nanmax(z) for z in z_states.values())],
-                            headroom=1.0)
-    norm = Normalize(0.0, vmax)
-    cmap = colormaps[_SEQ_CMAP]
-    annotate = max(len(v1), len(v2)) <= _MAX_ANNOTATED
-
-    title = f"Probability of a US base within {_plural(H, 'month')} over {k1} and {k2}"
-    lines = ["Each cell: one grid point (share of trials with a base); one colour scale for "
-             "every panel" + (f", zoomed to 0–{vmax:g}." if vmax < 1 else ".")]
-    if annotate:
-        lines.append("Numbers: the estimate in any state (95% intervals in points.parquet).")
-    ref = ctx.ref(None)
-    if ref is not None:
-        lines[-1] += f" Scenario without the sweep: {_fmt_p(ref[0])} in any state."
-    nrows, ncols = _grid(len(ctx.ids))
-    height = max(5.6, 2.0 * nrows + 1.9)
-    fig, sub = _sweep_figure(ctx, title, "\n".join(lines), height=height, width=12.0)
-    left, right = sub.subfigures(1, 2, width_ratios=[1.0, 0.45 * ncols + 0.55], wspace=0.02)
-    ax_any = left.subplots()
-    xe = np.arange(len(v1) + 1) - 0.5
-    ye = np.arange(len(v2) + 1) - 0.5
-    mesh = ax_any.pcolormesh(xe, ye, z_any, cmap=cmap, norm=norm)
-    if annotate:
-        size = _SMALL_SIZE if len(v1) <= 8 else _SMALL_SIZE - 1.5
-        for (r, c), v in np.ndenumerate(z_any):
-            if np.isfinite(v):
-                rgba = cmap(norm(v))
-                lum = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
-                ax_any.text(c, r, _fmt_p(v), ha="center", va="center", fontsize=size,
-                            color="black" if lum > 0.5 else "white")
-    _heat_ticks(ax_any, ctx, k1, v1, k2, v2, _TICK_SIZE, width_chars=56)
-    ax_any.set_xlabel(ctx.labels[k1], fontsize=_LABEL_SIZE)
-    ax_any.set_ylabel(ctx.labels[k2], fontsize=_LABEL_SIZE)
-    _panel_title(ax_any, "in any state", fontsize=_LABEL_SIZE, fontweight="bold", loc="left")
-
-    axes = _small_multiples(right, len(ctx.ids))
-    for ax, sid in zip(axes, ctx.ids, strict=True):
-        ax.grid(False)
-        ax.pcolormesh(xe, ye, z_states[sid], cmap=cmap, norm=norm)
-        _panel_title(ax, sid, fontsize=_LABEL_SIZE, color=_ink(ctx.colours[sid]),
-                     fontweight="bold", loc="left")
-        z = z_states[sid]
-        _state_zero_note(ax, z[np.isfinite(z)], vmax)
-    _heat_ticks(axes[0], ctx, k1, v1, k2, v2, _SMALL_SIZE, width_chars=26)
-    right.supxlabel(ctx.labels[k1], fontsize=_LABEL_SIZE)
-    right.supylabel(ctx.labels[k2], fontsize=_LABEL_SIZE)
-    right.suptitle("by state", fontsize=_LABEL_SIZE, color=_NOTE_COLOUR)
-    cb = right.colorbar(mesh, ax=axes, fraction=0.06, pad=0.03)
-    cb.set_label(f"probability of a base within {_plural(H, 'month')}", fontsize=_SMALL_SIZE)
-    cb.ax.tick_params(labelsize=_SMALL_SIZE)
-    return fig
-
-
-def _heat_ticks(ax: Axes, ctx: _SweepContext, k1: str, v1: Sequence[Any], k2: str,
-                v2: Sequence[Any], size: float, width_chars: int = 60) -> None:
-    """Categorical ticks (grid values need not be evenly spaced); x ticks thinned so that
-    their labels fit in about ``width_chars`` characters, y ticks to at most 12."""
-    def ticks(values: Sequence[Any], key: str, most: int) -> tuple[list[int], list[str]]:
-        step = max(1, math.ceil(len(values) / max(most, 1)))
-        idx = list(range(0, len(values), step))
-        return idx, [_fmt_value(values[i], ctx.boolean[key]) for i in idx]
-
-    longest = max(len(_fmt_value(v, ctx.boolean[k1])) for v in v1)
-    ax.set_xticks(*ticks(v1, k1, min(12, width_chars // (longest + 2))))
-    ax.set_yticks(*ticks(v2, k2, 12))
-    ax.tick_params(labelsize=size, length=2)

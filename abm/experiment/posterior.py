@@ -208,11 +208,14 @@ class PosteriorPlan:
 
     def args(self, kernel: str, root: np.random.SeedSequence, tasks: list[tuple[int, int]],
              trials: int) -> list[tuple[Any, ...]]:
-        """Arguments of :func:`abm.model.groups.run_groups` per chunk ``(first, n)``; each
-        task carries only the compiled particles its groups use."""
+        """Arguments of :func:`abm.model.groups.run_groups` for the blocks of ``tasks``
+        (``(first, n)`` chunks), one task per block: the kernel keeps per-month histograms
+        per point (group), ``T x S x 1,002`` counts each, so a chunk of 16 blocks (160
+        points) would hold hundreds of MB of them (and run twice as slowly: measured in
+        docs/forecasts.md). Each task carries only the compiled particles its groups use."""
         per = BLOCK_SIZE // GROUP_SIZE
         out = []
-        for fb, nb in tasks:
+        for fb, nb in ((b, 1) for f, n in tasks for b in range(f, f + n)):
             idx = self.group_cm[fb * per:(fb + nb) * per]
             # groups past the last trial (padding in the last block) reuse the first set
             idx = np.concatenate([idx, np.zeros(nb * per - idx.size, dtype=np.int64)])

@@ -134,6 +134,8 @@ def _parser() -> _Parser:
                           "processes otherwise (default 1)", "1")
     r.add_argument("--engine", choices=_engines(), default="numpy")
     _add_kernel_option(r)
+    r.add_argument("--posterior", metavar="CAL_DIR", help="run under a calibration's "
+                   "posterior: one parameter draw per 100 trials (docs/forecasts.md)")
     r.add_argument("--out", help="results directory (default results/<name>/<run-id>)")
     r.add_argument("--force", action="store_true", help="recompute even if the run exists")
     r.add_argument("--json", action="store_true", help="print summary.json to stdout only")
@@ -250,7 +252,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # shorter --months); the horizon actually run is recorded beside it.
     resolved = replace(sc, trials=trials, seed=seed)
     horizon = months if months is not None else sc.horizon_months
-    rid = run_id(resolved.sha256(), trials, seed, args.engine, horizon)
+    from .commands.posterior import run_posterior
+
+    post = run_posterior(args, sc, trials)
+    rid = run_id(resolved.sha256(), trials, seed, args.engine, horizon,
+                 post.sha256 if post is not None else None)
     run_dir = Path(args.out) if args.out else default_run_dir(Path("results"), sc.name, rid)
 
     if run_dir.exists() and args.force:
@@ -285,7 +291,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         bar = Progress(trials, desc=sc.name)
     try:
         res = simulate(resolved, trials=trials, seed=seed, months=months, executor=executor,
-                       engine=args.engine, kernel=_kernel(args), progress=bar or False)
+                       engine=args.engine, kernel=_kernel(args), progress=bar or False,
+                       posterior=post)
     finally:
         if bar is not None:
             bar.close()
@@ -404,6 +411,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     try:
         sc = scenario_from_dict(m["scenario"], source=str(run.path / "manifest.json"))
+        from .commands.posterior import reproduce_posterior
+
+        sc, post = reproduce_posterior(m, sc, str(run.path / "manifest.json"))
         workers = (_positive_int("--workers", limits.MAX_WORKERS)(args.workers) if args.workers
                    else int(m.get("workers", 1)))
         # manifests before the compiled kernel recorded none: they ran the numpy kernel
@@ -414,7 +424,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                                f"installation has {', '.join(kernel_names())}")
         res = simulate(sc, trials=int(m["trials"]), seed=int(m["seed"]),
                        months=int(m["horizon_months"]), engine=m["engine"], workers=workers,
-                       kernel=kernel)
+                       kernel=kernel, posterior=post)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise

@@ -40,3 +40,29 @@ def load_script(name: str):
 @pytest.fixture
 def baseline_path() -> Path:
     return BASELINE
+
+
+def write_calibration(path: Path, columns: dict, weights=None, *, calibration_id: str =
+                      "0123456789ab", name: str = "test", seed: int = 1) -> Path:
+    """A calibration directory as ``abm calibrate`` writes it (the contract of
+    docs/forecasts.md): ``posterior.parquet`` with one float64 column per key of
+    ``columns`` (arrays of K values) and ``weight`` (default uniform), and
+    ``manifest.json`` with the file's sha256."""
+    import hashlib
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    cols = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
+    K = len(next(iter(cols.values())))
+    w = np.full(K, 1.0 / K) if weights is None else np.asarray(weights, dtype=np.float64)
+    pq.write_table(pa.table({**cols, "weight": w}), path / "posterior.parquet")
+    sha = hashlib.sha256((path / "posterior.parquet").read_bytes()).hexdigest()
+    (path / "manifest.json").write_text(json.dumps({
+        "kind": "calibration", "calibration_id": calibration_id, "name": name, "seed": seed,
+        "files": {"posterior.parquet": sha}}))
+    return path

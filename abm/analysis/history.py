@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from .formats import fmt_diff_ci, fmt_prob, fmt_prob_ci
-from .stats import newcombe_paired, paired_difference, wilson
+from .stats import grouped_difference, newcombe_paired, paired_difference, wilson
 
 __all__ = ["HistoryRow", "based", "record_rows", "pattern_hits", "pattern_rows",
-           "pattern_hits_arrays", "compare_rows", "history_markdown", "history_json",
+           "pattern_hits_arrays", "compare_rows", "grouped_compare_rows", "history_markdown",
+           "history_json",
            "compare_markdown"]
 
 
@@ -137,6 +138,30 @@ def compare_rows(name: str, state_ids: tuple[str, ...], gb: np.ndarray, g: np.nd
     return [_compare_row(name, sid, a, b) for sid, a, b in cols]
 
 
+def grouped_compare_rows(name: str, state_ids: tuple[str, ...], gb: np.ndarray,
+                         g: np.ndarray, group_size: int) -> list[dict[str, Any]]:
+    """:func:`compare_rows` under a posterior: trials come in groups of ``group_size``
+    that share a parameter draw and random numbers on both sides, so the interval is the
+    t interval on the mean of the per-group differences
+    (:func:`~abm.analysis.stats.grouped_difference`), which carries parameter
+    uncertainty; ``unpaired_ci_low``/``unpaired_ci_high`` are what the same group means
+    would give without the pairing. Newcombe's interval (trials taken as independent)
+    stays as ``newcombe_ci_low``/``newcombe_ci_high``."""
+    cols = [(sid, gb[:, i], g[:, i]) for i, sid in enumerate(state_ids)]
+    cols.append(("any", gb.any(axis=1), g.any(axis=1)))
+    rows = []
+    for sid, a, b in cols:
+        row = _compare_row(name, sid, a, b)
+        d, lo, hi, ulo, uhi = grouped_difference(a.reshape(-1, group_size),
+                                                 b.reshape(-1, group_size))
+        row.update({"newcombe_ci_low": row["ci_low"], "newcombe_ci_high": row["ci_high"],
+                    "ci_low": max(lo, -1.0), "ci_high": min(hi, 1.0),
+                    "unpaired_ci_low": max(ulo, -1.0), "unpaired_ci_high": min(uhi, 1.0),
+                    "ci_method": "t-paired-group-means"})
+        rows.append(row)
+    return rows
+
+
 def _compare_row(name: str, state: str, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     """One row: ``delta`` with Newcombe's paired score interval (``ci_low``/``ci_high``),
     the discordant pairs, and the former Wald interval (``wald_ci_low``/``wald_ci_high``)."""
@@ -184,8 +209,11 @@ def history_json(rows: list[HistoryRow], results: dict[str, Any]) -> dict[str, A
 
 def compare_markdown(cmp: dict[str, Any]) -> str:
     states = list(cmp["p_base"])
+    how = ("95% paired score interval, Newcombe 1998" if not cmp.get("posterior") else
+           f"95% t interval on paired group means, {cmp['posterior']['group_trials']} trials "
+           f"per parameter draw of posterior {cmp['posterior']['calibration_id']}")
     lines = [f"Change in P(base) against {cmp['base']} ({cmp['trials']:,} paired trials, seed "
-             f"{cmp['seed']}): difference [95% paired score interval, Newcombe 1998].", "",
+             f"{cmp['seed']}): difference [{how}].", "",
              "| | " + " | ".join([*states, "any"]) + " |",
              "|---" * (len(states) + 2) + "|",
              f"| {cmp['base']} (P(base)) | " + " | ".join(

@@ -19,7 +19,7 @@ from scipy import stats
 
 __all__ = ["Z95", "wilson", "mean_ci", "mean_ci_from_sums", "paired_difference",
            "newcombe_paired", "newcombe_paired_counts", "unpaired_difference", "survival",
-           "km_median", "km_median_ci"]
+           "km_median", "km_median_ci", "grouped_proportion", "grouped_difference"]
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -213,3 +213,56 @@ def unpaired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, flo
     pa, pb = float(np.mean(a)), float(np.mean(b))
     half = Z95 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
     return pb - pa, pb - pa - half, pb - pa + half
+
+
+def grouped_proportion(x: np.ndarray, level: float = 0.95) -> dict[str, Any]:
+    """A proportion estimated from ``n_g`` groups of ``G`` trials, each group with its own
+    parameter draw (a posterior run; docs/forecasts.md), and its variance split.
+
+    ``x`` has shape ``(n_g, G, ...)`` (indicators; trailing axes, e.g. states, are kept).
+    With ``m_g`` the group means, ``s_b^2`` their variance (``ddof=1``) and
+    ``s_w^2 = mean_g m_g (1 - m_g) G / (G - 1)`` the mean within-group (binomial)
+    variance, the law of total variance ``Var(Y) = Var_theta p(theta) + E_theta
+    p(theta)(1 - p(theta))`` is estimated by
+
+    * ``mc_sd = s_w``: the Monte Carlo (within-parameter) part, per trial;
+    * ``param_sd = sqrt(max(s_b^2 - s_w^2 / G, 0))``: the spread of ``p(theta)`` over the
+      posterior (``E s_b^2 = Var p(theta) + E p(1-p) / G``), floored at 0;
+
+    and the mean ``p`` (the posterior-predictive probability) gets the t interval
+    ``p +/- t_{n_g - 1} s_b / sqrt(n_g)``, which carries both parts. Needs ``n_g >= 2``.
+    Returns arrays (floats for 2-d ``x``): ``p``, ``ci_low``, ``ci_high``, ``se``,
+    ``param_sd``, ``mc_sd``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n_g, G = x.shape[0], x.shape[1]
+    m = x.mean(axis=1)
+    p = m.mean(axis=0)
+    s_b2 = m.var(axis=0, ddof=1)
+    s_w2 = (m * (1.0 - m)).mean(axis=0) * G / (G - 1)
+    se = np.sqrt(s_b2 / n_g)
+    half = float(stats.t.ppf(0.5 + level / 2, n_g - 1)) * se
+    out = {"p": p, "ci_low": np.clip(p - half, 0.0, 1.0), "ci_high": np.clip(p + half, 0.0, 1.0),
+           "se": se, "param_sd": np.sqrt(np.maximum(s_b2 - s_w2 / G, 0.0)),
+           "mc_sd": np.sqrt(s_w2)}
+    return {k: float(v) if np.ndim(v) == 0 else v for k, v in out.items()}
+
+
+def grouped_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95
+                       ) -> tuple[float, float, float, float, float]:
+    """``mean(b) - mean(a)`` over ``n_g`` groups of trials run in pairs (same parameter
+    draw and random numbers in both; shape ``(n_g, G)``), with the t interval on the mean
+    of the per-group differences, and, for comparison, the interval the same group means
+    would give unpaired (``sqrt(s_a^2 + s_b^2) / sqrt(n_g)``).
+
+    Returns ``(delta, ci_low, ci_high, unpaired_ci_low, unpaired_ci_high)``.
+    """
+    ma = np.asarray(a, dtype=np.float64).mean(axis=1)
+    mb = np.asarray(b, dtype=np.float64).mean(axis=1)
+    n_g = ma.size
+    t = float(stats.t.ppf(0.5 + level / 2, n_g - 1))
+    d = mb - ma
+    delta = float(d.mean())
+    half = t * float(d.std(ddof=1)) / math.sqrt(n_g)
+    uhalf = t * math.sqrt((float(ma.var(ddof=1)) + float(mb.var(ddof=1))) / n_g)
+    return delta, delta - half, delta + half, delta - uhalf, delta + uhalf

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .stats import km_median, km_median_ci, mean_ci, wilson
+from .stats import grouped_proportion, km_median, km_median_ci, mean_ci, wilson
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "add_posterior_summary"]
 
 
 def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed: int,
@@ -92,3 +92,35 @@ def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed
             },
         }
     return out
+
+
+def add_posterior_summary(summary: dict[str, Any], table: pd.DataFrame, *, trials: int,
+                          state_ids: tuple[str, ...], group_size: int,
+                          posterior: dict[str, Any]) -> None:
+    """Add the parameter-uncertainty fields of a posterior run to ``summary``, in place.
+
+    Trials ``g*G .. g*G + G - 1`` share parameter draw ``g`` (``G = group_size``). Per state
+    and for ``any_base``: ``p_base_ci`` (``ci`` for any), the t interval on the mean of the
+    group means, which includes parameter uncertainty, ``p_base_se``, and the law-of-total-
+    variance split ``p_base_param_sd`` / ``p_base_mc_sd``
+    (:func:`~abm.analysis.stats.grouped_proportion`). The Wilson fields stay: they are
+    Monte Carlo only (they treat the trials as independent). ``posterior`` (calibration
+    id, sha256, keys, ...) is recorded as ``summary["posterior"]``.
+    """
+    S = len(state_ids)
+    got = table["first_base_month"].notna().to_numpy().reshape(trials // group_size,
+                                                                group_size, S)
+    st = grouped_proportion(got)
+    for i, sid in enumerate(state_ids):
+        summary["states"][sid].update({
+            "p_base_ci": [float(st["ci_low"][i]), float(st["ci_high"][i])],
+            "p_base_se": float(st["se"][i]),
+            "p_base_param_sd": float(st["param_sd"][i]),
+            "p_base_mc_sd": float(st["mc_sd"][i])})
+    a = grouped_proportion(got.any(axis=2))
+    summary["any_base"].update({"p_ci": [a["ci_low"], a["ci_high"]], "p_se": a["se"],
+                                "p_param_sd": a["param_sd"], "p_mc_sd": a["mc_sd"]})
+    summary["posterior"] = {**posterior, "group_trials": group_size,
+                            "groups": trials // group_size,
+                            "ci_method": "t interval on the mean of group means",
+                            "wilson_fields": "Monte Carlo only (trials taken as independent)"}

@@ -28,16 +28,24 @@ def add_compare_parser(sub: Any) -> None:
     c.add_argument("--workers", type=str, default="1")
     c.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="override a key in every scenario (repeatable)")
+    c.add_argument("--posterior", metavar="CAL_DIR", help="run every scenario under this "
+                   "calibration's posterior, paired by parameter draw (default: the base's "
+                   "posterior key, if any)")
     c.add_argument("--out", help="results directory (default results/<base name>/"
                    "compare-<id>)")
     c.add_argument("--json", action="store_true", help="print the comparison as JSON")
     c.add_argument("--no-figures", action="store_true", help="skip drawing the figure")
 
 
-def compare_id(scenario_sha256s: list[str], trials: int, seed: int) -> str:
-    """12 hex digits naming a comparison: same scenarios (resolved), trials and seed."""
-    key = json.dumps({"scenarios": scenario_sha256s, "trials": trials, "seed": seed,
-                      "kind": "compare", "v": 1}, sort_keys=True)
+def compare_id(scenario_sha256s: list[str], trials: int, seed: int,
+               posterior_sha256: str | None = None) -> str:
+    """12 hex digits naming a comparison: same scenarios (resolved), trials and seed (and
+    posterior, by the sha256 of its ``posterior.parquet``)."""
+    spec = {"scenarios": scenario_sha256s, "trials": trials, "seed": seed,
+            "kind": "compare", "v": 1}
+    if posterior_sha256 is not None:
+        spec["posterior"] = posterior_sha256
+    key = json.dumps(spec, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -60,15 +68,25 @@ def cmd_compare(args: argparse.Namespace, run_options: Any) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.exists():
         _check_replaceable(out)
+    from ..experiment.posterior import as_posterior
+
+    post = as_posterior(args.posterior, base)
+    if post is not None:
+        from ..experiment.posterior import check_posterior_run
+
+        check_posterior_run(trials or base.trials, "numpy",
+                            "--trials" if args.trials else base.source)
     started = datetime.now(UTC)
-    cmp = compare(base, others, trials=trials, seed=seed, workers=workers)
-    cid = compare_id([sc.sha256() for sc in (base, *others)], cmp["trials"], cmp["seed"])
+    cmp = compare(base, others, trials=trials, seed=seed, workers=workers, posterior=post)
+    cid = compare_id([sc.sha256() for sc in (base, *others)], cmp["trials"], cmp["seed"],
+                     post.sha256 if post is not None else None)
     final = out or Path("results") / base.name / f"compare-{cid}"
     if final.exists():
         _check_replaceable(final)
     cmp["overrides"] = list(args.overrides)
     cmp["scenarios"] = [base.name, *(sc.name for sc in others)]
-    cmp["ci_method"] = "newcombe-paired-score"
+    cmp["ci_method"] = ("newcombe-paired-score" if post is None else
+                        "t-paired-group-means")
     with atomic_dir(final, replace=True) as tmp:
         write_json(tmp / "comparison.json", cmp)
         files = {f: sha256_file(tmp / f) for f in COMPARE_FILES}
@@ -78,6 +96,7 @@ def cmd_compare(args: argparse.Namespace, run_options: Any) -> int:
             "overrides": list(args.overrides),
             "scenarios": {sc.name: sc.sha256() for sc in (base, *others)},
             "trials": cmp["trials"], "seed": cmp["seed"], "workers": workers,
+            **({"posterior": post.record()} if post is not None else {}),
             "versions": package_versions(), "git": git_commit(),
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"), "files": files})

@@ -72,8 +72,31 @@ def format_summary(summary: dict[str, Any], where: str | None = None,
                  "P(base) >= 0.5); | base: median month among trials with a base.")
     lines += _table(["state", "P(veto) [95% CI]", "P(closed) [95% CI]",
                      "months hosted [95% CI]", "incidents [95% CI]"], rows2)
+    if s.get("posterior"):
+        lines += _posterior_lines(s)
     lines.append(f"outputs_sha256: {s['outputs_sha256']}")
     return "\n".join(lines)
+
+
+def _posterior_lines(s: dict[str, Any]) -> list[str]:
+    """Under a posterior: P(base) with the interval that carries parameter uncertainty,
+    and the split of its variance (docs/forecasts.md)."""
+    po = s["posterior"]
+    out = [f"Under posterior {po['calibration_id']} ({', '.join(po['keys'])}; "
+           f"{po['groups']:,} draws of {po['group_trials']} trials): the intervals above are "
+           "Monte Carlo only; this one includes parameter uncertainty (t interval on the "
+           "mean of group means)."]
+    rows = [[sid, fmt_prob_ci(st["p_base"], *st["p_base_ci"]),
+             f"{st['p_base_param_sd']:.3f}", f"{st['p_base_mc_sd']:.3f}"]
+            for sid, st in s["states"].items()]
+    a = s["any_base"]
+    rows.append(["any", fmt_prob_ci(a["p"], *a["p_ci"]), f"{a['p_param_sd']:.3f}",
+                 f"{a['p_mc_sd']:.3f}"])
+    out += _table(["state", "P(base) [95% posterior interval]", "sd params",
+                   "sd Monte Carlo"], rows, right=(2, 3))
+    out.append("sd params: spread of P(base) over the posterior's parameter sets; sd Monte "
+               "Carlo: within a parameter set, per trial (law of total variance).")
+    return out
 
 
 def _table(head: list[str], rows: list[list[str]], right: tuple[int, ...] = ()) -> list[str]:

@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analysis.history import HistoryRow, based, compare_rows, pattern_rows
+from ..analysis.history import HistoryRow, based, compare_rows, grouped_compare_rows, pattern_rows
 from ..errors import ConfigError
+from ..model.rng import GROUP_SIZE
 from ..scenario import Scenario, load_scenario
 from ..scenario.record import legacy_patterns
+from .posterior import as_posterior
 from .simulate import simulate
 
 __all__ = ["HISTORY_DIR", "HISTORY_FILES", "history_files", "validate_history", "compare"]
@@ -63,10 +65,15 @@ def validate_history(paths: Sequence[str | Path] | None = None, *,
 
 def compare(base: Scenario | str | Path, others: Sequence[Scenario | str | Path], *,
             trials: int | None = None, seed: int | None = None,
-            workers: int = 1) -> dict[str, Any]:
+            workers: int = 1, posterior: Any = None) -> dict[str, Any]:
     """Change in ``p_base`` per state of each scenario against ``base``, with paired CIs.
 
     All runs use the base's seed (or ``seed``) and trial count, so trials are paired.
+    Under a posterior (``posterior``, a path or :class:`~abm.experiment.posterior.Posterior`;
+    default the base's ``posterior`` key) every run draws the same parameter set for the
+    same group of trials, so trials are paired by parameter draw and random numbers, and
+    the interval is on the mean of the per-group differences
+    (:func:`~abm.analysis.history.grouped_compare_rows`); ``posterior`` is then recorded.
 
     Returns
     -------
@@ -75,7 +82,8 @@ def compare(base: Scenario | str | Path, others: Sequence[Scenario | str | Path]
     ``p_base``.
     """
     base_sc = base if isinstance(base, Scenario) else load_scenario(base)
-    b = simulate(base_sc, trials=trials, seed=seed, workers=workers)
+    post = as_posterior(posterior, base_sc)
+    b = simulate(base_sc, trials=trials, seed=seed, workers=workers, posterior=post)
     gb = based(b.table, len(base_sc.states))
     out: dict[str, Any] = {
         "base": base_sc.name, "trials": b.trials, "seed": b.seed,
@@ -83,12 +91,22 @@ def compare(base: Scenario | str | Path, others: Sequence[Scenario | str | Path]
         "any_base": float(gb.any(axis=1).mean()),
         "rows": [],
     }
+    if post is not None:
+        out["posterior"] = {**post.record(), "group_trials": GROUP_SIZE}
     for other in others:
         sc = other if isinstance(other, Scenario) else load_scenario(other)
         if sc.state_ids != base_sc.state_ids:
             raise ConfigError(sc.source, "states", list(sc.state_ids),
                               f"must list the same states in the same order as the base "
                               f"{list(base_sc.state_ids)} for paired trials")
-        r = simulate(sc, trials=b.trials, seed=b.seed, workers=workers)
-        out["rows"] += compare_rows(sc.name, sc.state_ids, gb, based(r.table, len(sc.states)))
+        if post is not None and sc.posterior is not None:
+            own = as_posterior(None, sc)
+            if own is not None and own.sha256 != post.sha256:
+                raise ConfigError(sc.source, "posterior", sc.posterior,
+                                  f"differs from the comparison's posterior ({post.path}); "
+                                  "a comparison pairs every scenario on one posterior")
+        r = simulate(sc, trials=b.trials, seed=b.seed, workers=workers, posterior=post)
+        g = based(r.table, len(sc.states))
+        out["rows"] += (compare_rows(sc.name, sc.state_ids, gb, g) if post is None else
+                        grouped_compare_rows(sc.name, sc.state_ids, gb, g, GROUP_SIZE))
     return out

@@ -83,6 +83,8 @@ class SimulationResult:
     kernel: str = DEFAULT_KERNEL
     kernel_version: str = ""
     executor: dict[str, Any] | None = None
+    #: under a posterior: ``{calibration_id, path, sha256, keys, ...}`` (else None)
+    posterior: dict[str, Any] | None = None
 
     @property
     def trials(self) -> int:
@@ -144,6 +146,7 @@ def simulate(
     progress: bool | Callable[[int], None] = False,
     executor: Executor | None = None,
     kernel: str | None = None,
+    posterior: Any = None,
 ) -> SimulationResult:
     """Run a scenario's Monte Carlo trials.
 
@@ -170,6 +173,11 @@ def simulate(
         reference implementation; both give the same numbers.
     engine : {"numpy", "mesa"}
         The vectorised core, or the Mesa agent model (same draws, same results).
+    posterior : path or Posterior, optional
+        A calibration directory (:mod:`abm.experiment.posterior`; default: the scenario's
+        ``posterior`` key, if any): each group of ``GROUP_SIZE`` trials runs one parameter
+        set drawn from it, and the summary gains parameter-uncertainty intervals
+        (docs/forecasts.md). Needs the numpy engine and whole groups of trials.
     chunk_trials : int
         Trials per unit of work, rounded up to whole blocks of ``BLOCK_SIZE``.
     progress : bool or callable
@@ -209,6 +217,11 @@ def simulate(
         executor = Executor("threads" if releases_gil(engine, kernel) else "pool", workers)
     workers = executor.workers
     check_memory(int(trials), len(scenario.states))
+    from .posterior import as_posterior, check_posterior_run, posterior_plan
+
+    post = as_posterior(posterior, scenario)
+    if post is not None:
+        check_posterior_run(int(trials), engine)
 
     seed_in = scenario.seed if seed is None else seed
     root = resolve_seed(seed_in)
@@ -218,6 +231,7 @@ def simulate(
     # horizon run is ``result.horizon``
     scenario = replace(scenario, trials=int(trials), seed=int(seed_used))
     cm = compile_scenario(scenario, horizon=horizon)
+    plan = None if post is None else posterior_plan(post, scenario, root, trials, horizon)
 
     n_blocks = math.ceil(trials / BLOCK_SIZE)
     per_chunk = max(1, math.ceil(chunk_trials / BLOCK_SIZE))
@@ -248,9 +262,13 @@ def simulate(
     S = cm.S
     per_trial = {o.name: np.empty((trials, S), dtype=o.dtype) for o in OUTCOMES}
     acc: dict[str, np.ndarray] = {}
-    args = [(engine, kernel, cm, root.entropy, root.spawn_key, fb, nb, trials)
-            for fb, nb in tasks]
-    stream = executor.map(chunk_task, args)
+    task, args = chunk_task, [(engine, kernel, cm, root.entropy, root.spawn_key, fb, nb,
+                               trials) for fb, nb in tasks]
+    if plan is not None:  # one parameter set per group of trials (abm.model.groups)
+        from ..model.groups import run_groups
+
+        task, args = run_groups, plan.args(kernel, root, tasks, trials)
+    stream = executor.map(task, args)
     try:
         for _i, res in stream:
             res: ChunkResult
@@ -271,6 +289,13 @@ def simulate(
                        started, finished, wall)
     result.kernel, result.kernel_version = kernel, kernel_version(kernel)
     result.executor = executor.describe()
+    if plan is not None:
+        from ..analysis.summary import add_posterior_summary
+        from ..model.rng import GROUP_SIZE
+
+        result.posterior = plan.record(scenario)
+        add_posterior_summary(result.summary, result.table, trials=trials, state_ids=cm.ids,
+                              group_size=GROUP_SIZE, posterior=result.posterior)
     return result
 
 

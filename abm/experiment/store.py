@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..errors import ResultsError
 from ..model.outcomes import OUTPUTS_FORMAT
-from ..model.rng import BLOCK_SIZE
+from ..model.rng import BLOCK_SIZE, GROUP_SIZE
 
 __all__ = ["run_id", "default_run_dir", "write_run", "read_run", "file_problems", "RunFiles",
            "MANIFEST_VERSION", "write_parquet", "write_json", "read_json", "sha256_file",
@@ -47,13 +47,19 @@ MANIFEST_VERSION = 1
 DATA_FILES = ("summary.json", "trials.parquet", "months.parquet")
 
 
-def run_id(scenario_sha256: str, trials: int, seed: int, engine: str, horizon: int) -> str:
+def run_id(scenario_sha256: str, trials: int, seed: int, engine: str, horizon: int,
+           posterior_sha256: str | None = None) -> str:
     """12 hex digits naming a run: same resolved scenario, trials, seed, engine, horizon,
     same id (the horizon and trials are part of the resolved scenario too). The output
-    format is part of the key, so a run of an older format is never reused as this one."""
-    key = json.dumps({"scenario": scenario_sha256, "trials": trials, "seed": seed,
-                      "engine": engine, "horizon": horizon, "block_size": BLOCK_SIZE,
-                      "format": MANIFEST_VERSION, "outputs": OUTPUTS_FORMAT}, sort_keys=True)
+    format is part of the key, so a run of an older format is never reused as this one.
+    A run under a posterior adds the sha256 of its ``posterior.parquet`` (and the group
+    size), so it never shares an id with the plain run."""
+    spec = {"scenario": scenario_sha256, "trials": trials, "seed": seed,
+            "engine": engine, "horizon": horizon, "block_size": BLOCK_SIZE,
+            "format": MANIFEST_VERSION, "outputs": OUTPUTS_FORMAT}
+    if posterior_sha256 is not None:
+        spec.update(posterior=posterior_sha256, group_size=GROUP_SIZE)
+    key = json.dumps(spec, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -148,6 +154,8 @@ def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list
         "outputs_format": OUTPUTS_FORMAT,
         "outputs_sha256": result.summary["outputs_sha256"],
         "files": files,
+        # under a posterior: {calibration_id, path, sha256, ...} (abm.experiment.posterior)
+        **({"posterior": result.posterior} if getattr(result, "posterior", None) else {}),
     }
 
 

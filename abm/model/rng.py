@@ -28,6 +28,15 @@ The contract (also in ``docs/model.md``):
   streams are unaffected, being separate). Hence trial ``i``'s outcome depends only on
   the seed, the scenario and ``i``: not on the number of trials, the chunking, the
   number of workers or the engine.
+* Under a posterior (``abm run --posterior``), trials are further split into groups of
+  :data:`GROUP_SIZE` (trial ``i`` is in group ``g = i // GROUP_SIZE``, ten to a block), and
+  each group runs one parameter set drawn from the weighted posterior with the group's own
+  stream, ``SeedSequence(entropy, spawn_key=root.spawn_key + (PARAM_KEY, g))``: its first
+  ``random()`` ``u`` picks particle ``k``, the first with ``u * W_K < W_k`` where ``W_k``
+  is the cumulative weight (:func:`group_particles`). The block streams above are drawn
+  exactly as in a plain run, so trial ``i`` uses the same random numbers with or without a
+  posterior, and its outcome depends only on the seed, the scenario, the posterior and
+  ``i``.
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ import numpy as np
 __all__ = ["BLOCK_SIZE", "MonthDraws", "resolve_seed", "block_generators", "draw_month",
            "EVENTS", "NOISE", "DECISIONS", "MESA_STREAM", "DESIGN_KEY", "POINT_KEY",
            "design_seed", "point_root", "mesa_seed", "fresh_seed", "CALIBRATION_KEY",
-           "calibration_root"]
+           "calibration_root", "GROUP_SIZE", "PARAM_KEY", "group_particles"]
 
 #: Trials per random-number block. Part of the reproducibility contract: changing it
 #: changes every result for a given seed.
@@ -61,6 +70,13 @@ POINT_KEY = 2**32 + 1
 #: of the batch owns rows ``q*M .. q*M + M - 1`` of its blocks). The posterior-predictive
 #: check uses ``t = 2**20`` likewise.
 CALIBRATION_KEY = 2**33
+#: Trials per parameter group under a posterior: each group of GROUP_SIZE consecutive
+#: trials runs one parameter set. It divides BLOCK_SIZE. Part of the contract.
+GROUP_SIZE = 100
+#: Spawn-key slot of the parameter draws under a posterior: group ``g`` draws from
+#: ``root.spawn_key + (PARAM_KEY, g)``. Beyond every ``POINT_KEY + p`` (``p < 2**32``) and
+#: CALIBRATION_KEY.
+PARAM_KEY = 2**34
 
 
 def resolve_seed(seed: int | np.random.SeedSequence | np.random.Generator | None,
@@ -119,6 +135,23 @@ def calibration_root(seed: int, generation: int, step: int, batch: int, slot: in
     :data:`CALIBRATION_KEY`)."""
     return np.random.SeedSequence(int(seed), spawn_key=(CALIBRATION_KEY, int(generation),
                                                          int(step), int(batch), int(slot)))
+
+
+def group_particles(root: np.random.SeedSequence, first_group: int, n_groups: int,
+                    weights: np.ndarray) -> np.ndarray:
+    """The posterior particle of groups ``first_group ..`` (``n_groups`` of them).
+
+    Group ``g``'s stream is ``SeedSequence(entropy, spawn_key=root.spawn_key + (PARAM_KEY,
+    g))``; its first ``random()`` ``u`` picks the first particle ``k`` with
+    ``u * W[-1] < W[k]``, ``W = cumsum(weights)`` (inverse-CDF sampling with replacement; a
+    particle of weight 0 is never drawn). Depends only on the seed, ``g`` and the weights.
+    """
+    cum = np.cumsum(np.asarray(weights, dtype=np.float64))
+    u = np.array([np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+        root.entropy, spawn_key=(*root.spawn_key, PARAM_KEY, g)))).random()
+        for g in range(first_group, first_group + n_groups)], dtype=np.float64)
+    k = np.searchsorted(cum, u * cum[-1], side="right")
+    return np.minimum(k, len(cum) - 1).astype(np.int64)
 
 
 def block_generators(root: np.random.SeedSequence, block: int) -> tuple[np.random.Generator, ...]:

@@ -199,7 +199,8 @@ def apply_override(raw: dict[str, Any], key: str, value: Any,
                    and (k in extensions or k not in EXTENSION_TABLES)]
     if top not in allowed_top:
         raise ConfigError(src, key, value, unknown(top, allowed_top))
-    if top in ("name", "description", "horizon_months", "trials", "seed", "shocks", "record"):
+    if top in ("name", "description", "horizon_months", "trials", "seed", "shocks", "record",
+               "posterior"):
         if len(parts) != 1:
             raise ConfigError(src, key, value, f"{top} has no sub-keys")
         raw[top] = value

@@ -448,6 +448,19 @@ class Scenario:
     patterns: tuple[Pattern, ...] = ()
     out_of_sample: bool = False
     source: str = field(default="<dict>", compare=False)
+    #: ``posterior = "path"``: a calibration directory whose parameter draws every run of
+    #: the scenario carries (docs/forecasts.md). The path as resolved (relative to the file
+    #: that set it); not part of :meth:`to_dict` or :meth:`sha256`: a run's id takes the
+    #: posterior's own sha256 instead, so moving the directory changes nothing.
+    posterior: str | None = field(default=None, compare=False, metadata={
+        "kind": "path", "unit": "directory",
+        "doc": "a calibration directory (manifest.json, posterior.parquet): every run draws "
+               "one parameter set per group of 100 trials from its weighted particles; "
+               "relative to this file"})
+    #: ``(state id, attribute)`` pairs whose value the stance rule derived at validation
+    #: (``willingness``/``public_support`` not given): a posterior that changes a
+    #: ``stances.*`` coefficient or a covariate derives them again.
+    derived: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def state_ids(self) -> tuple[str, ...]:
@@ -536,7 +549,7 @@ TABLE_CLASSES = {
 #: file is a scenario file with a ``[sweep]`` table, read by :mod:`abm.experiment.sweep`).
 EXTENSION_TABLES = ("sweep",)
 TOP_KEYS = ("name", "description", "horizon_months", "trials", "seed", "extends",
-             "states", "shocks", "record", "episode", *EXTENSION_TABLES, *TABLES)
+             "posterior", "states", "shocks", "record", "episode", *EXTENSION_TABLES, *TABLES)
 
 
 def _table_to_dict(obj: Any) -> dict[str, Any]:

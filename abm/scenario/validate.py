@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -225,11 +226,13 @@ def _edges(prov: Provenance, raw: Any, ids: list[str]) -> tuple[Edge, ...] | Non
     return tuple(out)
 
 
-def _states(prov: Provenance, raw: Any, stances: Stances) -> tuple[State, ...]:
+def _states(prov: Provenance, raw: Any, stances: Stances
+            ) -> tuple[tuple[State, ...], tuple[tuple[str, str], ...]]:
+    """The states, and the ``(id, attribute)`` pairs the stance rule derived."""
     if not isinstance(raw, list) or not raw:
         raise _bad(prov, "states", raw, "must be a non-empty list of [[states]] tables")
     names = [f.name for f in fields(State)]
-    out, ids = [], []
+    out, ids, derived = [], [], []
     for j, st in enumerate(raw):
         if not isinstance(st, dict):
             raise _bad(prov, f"states[{j}]", st, "must be a [[states]] table")
@@ -251,11 +254,28 @@ def _states(prov: Provenance, raw: Any, stances: Stances) -> tuple[State, ...]:
         if stances.rule:  # the stance rule fills what the files and --set did not give
             if "willingness" not in st:
                 kwargs["willingness"] = rule_willingness(state, stances)
+                derived.append((sid, "willingness"))
             if "public_support" not in st:
                 kwargs["public_support"] = rule_public_support(state, stances)
+                derived.append((sid, "public_support"))
             state = State(**kwargs)
         out.append(state)
-    return tuple(out)
+    return tuple(out), tuple(derived)
+
+
+def _posterior(prov: Provenance, v: Any) -> str | None:
+    """``posterior = "path"``, relative to the file that set it (to the working directory
+    when it came from ``--set``)."""
+    if v is None:
+        return None
+    if not isinstance(v, str) or not v.strip() or not v.isprintable():
+        raise _bad(prov, "posterior", v, "must be the path of a calibration directory "
+                   "(manifest.json, posterior.parquet), relative to the scenario file")
+    p = Path(v)
+    src = prov("posterior")
+    if not p.is_absolute() and src != "--set" and Path(src).is_file():
+        p = Path(src).parent / p
+    return os.path.normpath(p)
 
 
 def _shocks(prov: Provenance, raw: Any, ids: list[str], horizon: int) -> tuple[Shock, ...]:
@@ -318,7 +338,7 @@ def _build(raw: dict[str, Any], prov: Provenance) -> Scenario:
     if seed is not None:
         seed = _int(prov, "seed", seed, 0, limits.MAX_SEED, "a non-negative seed")
     tables = {t: _table(prov, t, raw.get(t), horizon) for t in TABLES}
-    states = _states(prov, raw.get("states"), tables["stances"])
+    states, derived = _states(prov, raw.get("states"), tables["stances"])
     ids = [s.id for s in states]
     net_raw = raw.get("network") or {}
     tables["network"] = Network(
@@ -330,7 +350,8 @@ def _build(raw: dict[str, Any], prov: Provenance) -> Scenario:
     sc = Scenario(name=name, description=desc, horizon_months=horizon, trials=trials,
                   seed=seed, states=states, shocks=shocks, record=record, patterns=patterns,
                   out_of_sample=parse_episode(prov, raw.get("episode")),
-                  source=prov.default, **tables)
+                  source=prov.default, posterior=_posterior(prov, raw.get("posterior")),
+                  derived=derived, **tables)
     _check_rates(prov, sc)
     return sc
 

@@ -26,7 +26,7 @@ from abm import limits
 from abm.model.outcomes import outcomes_markdown
 from abm.model.step import TrialState
 from abm.scenario import load_scenario
-from abm.scenario.schema import SHOCK_VARIABLES, drivers, schema
+from abm.scenario.schema import SHOCK_VARIABLES, Scenario, drivers, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "experiments" / "baseline_2021.toml"
@@ -52,7 +52,15 @@ def top_markdown() -> str:
         "and named patterns (see Starting stances and records), for `abm validate-history` |",
         "| `episode` | table `{out_of_sample = bool}` | | false | an out-of-sample episode is "
         "reported apart and never used to choose anything |",
+        _scenario_row("posterior"),
     ]) + "\n"
+
+
+def _scenario_row(name: str) -> str:
+    """A top-level key documented by its field's metadata in ``Scenario`` (``posterior``)."""
+    meta = {f.name: f for f in fields(Scenario)}[name].metadata
+    return (f"| `{name}` | {meta['kind']} | {meta['unit']} | none | {meta['doc']} "
+            "(docs/forecasts.md) |")
 
 
 # ------------------------------------------------------------------ cells of a key's row

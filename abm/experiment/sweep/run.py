@@ -169,6 +169,10 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
     compiled; the results do not depend on it).
     """
     kernel = resolve_kernel(kernel)
+    if exp.base.posterior is not None:  # not yet: points x parameter groups
+        raise ConfigError(exp.base.source, "posterior", exp.base.posterior,
+                          "sweeps under a posterior are not supported yet; run points with "
+                          "abm run, or remove the key for the sweep")
     executor = executor or Executor()
     sid = exp.sweep_id()
     final = Path(out_dir) if out_dir else Path("results") / exp.base.name / f"sweep-{sid}"

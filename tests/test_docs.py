@@ -86,3 +86,27 @@ def test_the_link_checker_sees_a_broken_link_and_a_broken_anchor(tmp_path):
                                    "[z](a.md#title-here)\n```\n[code](ignored.md)\n```\n")
     assert links(tmp_path / "a.md") == ["b.md", "a.md#nowhere", "a.md#title-here"]
     assert anchors(tmp_path / "a.md") == {"title-here"}
+
+
+def test_the_calibration_tables_of_validation_md_are_current():
+    """docs/validation.md's calibration block is what docs/scripts/calibration_tables.py
+    makes from the shipped calibration (experiments/history/calibrated/)."""
+    import json
+
+    from tests.conftest import load_script
+
+    mod = load_script("calibration_tables")
+    want = mod.block(json.loads((mod.SHIPPED / "summary.json").read_text()))
+    doc = (ROOT / "docs" / "validation.md").read_text()
+    got = doc[doc.index(mod.BEGIN) + len(mod.BEGIN):doc.index(mod.END)].strip()
+    assert got == want.strip(), "run: python docs/scripts/calibration_tables.py --write"
+
+
+def test_the_shipped_calibration_copy_is_intact():
+    """experiments/history/calibrated/ passes the calibration directory's checks (every
+    file against the manifest's sha256; generations.parquet is not shipped)."""
+    from abm.experiment.calibrate import read_calibration
+
+    m = read_calibration(ROOT / "experiments" / "history" / "calibrated")
+    assert m["name"] == "history" and "k2_eviction_2005" not in {
+        e["name"] for e in m["episodes"]}

@@ -175,9 +175,11 @@ def _parser() -> _Parser:
 
     add_history_parser(sub)
     from .commands.compare import add_compare_parser
+    from .commands.discover import add_discover_parser
     from .commands.listing import add_ls_parser
 
     add_compare_parser(sub)
+    add_discover_parser(sub)
     add_ls_parser(sub)
     from .commands.calibrate import add_calibrate_parser
 
@@ -335,11 +337,14 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path,
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from .commands.calibrate import is_calibration_dir, show_calibration
+    from .commands.discover import is_discovery_dir, show_discovery
     from .commands.sweepdir import is_sweep_dir, show_sweep
     from .experiment.store import read_run
 
     if is_calibration_dir(args.run_dir):
         return show_calibration(Path(args.run_dir), args.json)
+    if is_discovery_dir(args.run_dir):
+        return show_discovery(Path(args.run_dir), args.json)
     if is_sweep_dir(args.run_dir):
         return show_sweep(Path(args.run_dir), args.json, args.all)
 
@@ -353,12 +358,15 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .commands.calibrate import is_calibration_dir, plot_calibration
+    from .commands.discover import is_discovery_dir, plot_discovery
     from .commands.sweepdir import is_sweep_dir, plot_sweep
     from .experiment.store import read_run
     from .plots import decision_thresholds, draw_figures
 
     if is_calibration_dir(args.run_dir):
         return plot_calibration(Path(args.run_dir))
+    if is_discovery_dir(args.run_dir):
+        return plot_discovery(Path(args.run_dir))
     if is_sweep_dir(args.run_dir):
         return plot_sweep(Path(args.run_dir))
 
@@ -536,6 +544,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return cmd_calibrate(args, _executor, _positive_int, _kernel(args))
 
 
+def _cmd_discover(args: argparse.Namespace) -> int:
+    from .commands.discover import cmd_discover
+
+    return cmd_discover(args)
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     from .commands.listing import cmd_ls
 
@@ -565,6 +579,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
 _COMMANDS = {"run": _cmd_run, "sweep": _cmd_sweep, "bench": _cmd_bench, "show": _cmd_show,
              "plot": _cmd_plot, "validate": _cmd_validate, "reproduce": _cmd_reproduce,
              "validate-history": _cmd_validate_history, "compare": _cmd_compare,
+             "discover": _cmd_discover,
              "ls": _cmd_ls, "app": _cmd_app, "calibrate": _cmd_calibrate}
 
 

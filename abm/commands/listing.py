@@ -1,4 +1,5 @@
-"""``abm ls``: every run, sweep and comparison directory below a folder, one line each.
+"""``abm ls``: every run, sweep, comparison and discovery directory below a folder, one
+line each (a discovery lies inside its sweep: ``SWEEP_DIR/discovery/<outcome>-<method>``).
 
 Reading is cheap and never fails: a directory whose files are missing or unreadable is
 listed with a note (``--verify`` also checks each data file's sha256 against the
@@ -20,7 +21,8 @@ _SKIP = (".tmp-", ".trash-")
 
 
 def add_ls_parser(sub: Any) -> None:
-    ls = sub.add_parser("ls", help="list the runs, sweeps and comparisons below DIR")
+    ls = sub.add_parser("ls", help="list the runs, sweeps, comparisons and discoveries below "
+                        "DIR")
     ls.add_argument("dir", nargs="?", default="results", help="folder (default results/)")
     ls.add_argument("--json", action="store_true", help="print a JSON list of objects")
     ls.add_argument("--verify", action="store_true",
@@ -65,9 +67,10 @@ def _entry(d: Path, verify: bool) -> dict[str, Any]:
     from ..experiment.store import DATA_FILES
     from ..experiment.sweep.assemble import SWEEP_FILES
     from .compare import COMPARE_FILES
+    from .discover import DISCOVERY_FILES
 
     files = {"run": DATA_FILES, "sweep": SWEEP_FILES, "compare": COMPARE_FILES,
-             "calibration": CALIBRATION_FILES}.get(kind, ())
+             "calibration": CALIBRATION_FILES, "discovery": DISCOVERY_FILES}.get(kind, ())
     for f in files:
         if not (d / f).is_file():
             notes.append(f"{f} missing")
@@ -100,6 +103,8 @@ def _entry(d: Path, verify: bool) -> dict[str, Any]:
             lo, hi = wilson(round(p * n), n)
         except (KeyError, TypeError, ValueError):
             pass
+    if kind == "discovery":  # the sweep's points; the outcome names the directory
+        summary = {"points": m.get("points")}
     trials = (m.get("trials") if kind != "sweep" else
               (m.get("sweep") or {}).get("trials_per_point",
                                          summary.get("trials_per_point")))
@@ -113,8 +118,8 @@ def _entry(d: Path, verify: bool) -> dict[str, Any]:
             created = ""
     return {
         "kind": kind, "name": m.get("name") or summary.get("name") or d.parent.name,
-        "id": (m.get("run_id") or m.get("sweep_id") or m.get("compare_id")
-               or m.get("calibration_id") or d.name),
+        "id": (m.get("run_id") or m.get("discovery_id") or m.get("sweep_id")
+               or m.get("compare_id") or m.get("calibration_id") or d.name),
         "created": created, "trials": trials, "points": summary.get("points"),
         "seed": m.get("seed", summary.get("seed")),
         "engine": m.get("engine") or ("numpy" if kind == "sweep" else None),
@@ -149,7 +154,7 @@ def format_listing(entries: list[dict[str, Any]]) -> str:
     rows = []
     for e in entries:
         trials = "-" if e["trials"] is None else f"{int(e['trials']):,}"
-        if e["kind"] == "sweep" and e["points"]:
+        if e["kind"] in ("sweep", "discovery") and e["points"]:
             trials = f"{e['points']}x{trials}"
         seed = "-" if e["seed"] is None else shorten(str(e["seed"]), 12)
         rows.append([e["kind"], e["name"], e["id"], str(e["created"]).replace("+00:00", "Z"),

@@ -118,6 +118,9 @@ def build_leaves_figure(d: dict[str, Any]) -> Figure:
                         textcoords="offset points", fontsize=_SMALL_SIZE)
     ax.axhline(d["base_density"], color="0.4", ls=":", lw=0.9)
     ax.axhline(0.5, color="0.4", ls="--", lw=0.9)
+    for yy, label in ((d["base_density"], "all points"), (0.5, "predicts positive above")):
+        ax.annotate(label, (0.99, yy), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                    textcoords="offset points", ha="right", fontsize=_SMALL_SIZE, color="0.3")
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("coverage: share of positive points in the leaf", fontsize=_LABEL_SIZE)

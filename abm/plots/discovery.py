@@ -201,7 +201,7 @@ def build_feature_scores_figure(d: dict[str, Any]) -> Figure:
     n_in = len(fs["scores"])
     note = (f"Extra-trees impurity importance (Geurts et al. 2006), {fs['n_estimators']} "
             f"trees a fit; bar: {fs['score']};\nwhiskers: "
-            f"{fs['interval'] or 'none (no resamples)'}. "
+            f"{fs['interval'] or 'none (no resamples)'}.\n"
             + (f"The {_TOP} highest of {n_in} inputs. " if n_in > _TOP else "")
             + f"Dashed: 1/{n_in}, every input equal.")
     fig, main = _new_figure(_Ctx(_footer(d)),

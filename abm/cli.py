@@ -621,7 +621,8 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt as exc:
         what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         # a run writes its directory under a temporary name, removed on the way out
-        done = "; nothing was written" if args.command in ("run", "validate", "show") else ""
+        done = ("; nothing was written" if args.command in ("run", "validate", "show", "discover")
+                else "")
         print(f"abm {args.command}: {what}{done}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:

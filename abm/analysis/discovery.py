@@ -249,10 +249,10 @@ def prim_bootstrap(X: pd.DataFrame, y: np.ndarray, min_coverage: float,
     skipped = 0
     for b, idx in enumerate(boots):
         yb = y[idx]
-        if progress is not None:
-            progress(b + 1)
         if yb.all() or not yb.any():
             skipped += 1
+            if progress is not None:
+                progress(b + 1)
             continue
         r = run_prim(X.iloc[idx].reset_index(drop=True), yb, mass_min)
         step = choose_step(r["trajectory"], min_coverage)
@@ -266,6 +266,8 @@ def prim_bootstrap(X: pd.DataFrame, y: np.ndarray, min_coverage: float,
             inside &= (values[k] >= lows[k][-1]) & (values[k] <= highs[k][-1])
         coverage.append(float(y[inside].sum() / y.sum()))
         density.append(float(y[inside].mean()) if inside.any() else 0.0)
+        if progress is not None:
+            progress(b + 1)
     return {"lows": lows, "highs": highs, "restricted": restricted, "skipped": skipped,
             "coverage": coverage, "density": density}
 

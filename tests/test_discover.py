@@ -45,6 +45,7 @@ def limits(d):
     return {e["key"]: e for e in d["prim"]["box"]["limits"] if e["restricted"]}
 
 
+@pytest.mark.slow
 def test_prim_recovers_a_known_box():
     d = discover(synthetic(), KEYS, parse_outcome("box>0.5"), min_coverage=0.8, n_boot=0,
                  seed=1)
@@ -75,6 +76,7 @@ def test_cart_rule_recovers_the_box():
     assert d["prim"] is None
 
 
+@pytest.mark.slow
 def test_bootstrap_is_reproducible_from_its_seed():
     t = synthetic(400)
     a = discover(t, KEYS, parse_outcome("box>0.5"), n_boot=8, seed=11)

@@ -1,5 +1,6 @@
-"""``abm ls``: every run, sweep, comparison and discovery directory below a folder, one
-line each (a discovery lies inside its sweep: ``SWEEP_DIR/discovery/<outcome>-<method>``).
+"""``abm ls``: every run, sweep, comparison, calibration and discovery directory below a
+folder, one line each (a discovery lies inside its sweep:
+``SWEEP_DIR/discovery/<outcome>-<method>``).
 
 Reading is cheap and never fails: a directory whose files are missing or unreadable is
 listed with a note (``--verify`` also checks each data file's sha256 against the
@@ -21,8 +22,8 @@ _SKIP = (".tmp-", ".trash-")
 
 
 def add_ls_parser(sub: Any) -> None:
-    ls = sub.add_parser("ls", help="list the runs, sweeps, comparisons and discoveries below "
-                        "DIR")
+    ls = sub.add_parser("ls", help="list the runs, sweeps, comparisons, calibrations and "
+                        "discoveries below DIR")
     ls.add_argument("dir", nargs="?", default="results", help="folder (default results/)")
     ls.add_argument("--json", action="store_true", help="print a JSON list of objects")
     ls.add_argument("--verify", action="store_true",

@@ -336,47 +336,15 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any], run_dir: Path,
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from .commands.calibrate import is_calibration_dir, show_calibration
-    from .commands.discover import is_discovery_dir, show_discovery
-    from .commands.sweepdir import is_sweep_dir, show_sweep
-    from .experiment.store import read_run
+    from .commands.resultdirs import cmd_show
 
-    if is_calibration_dir(args.run_dir):
-        return show_calibration(Path(args.run_dir), args.json)
-    if is_discovery_dir(args.run_dir):
-        return show_discovery(Path(args.run_dir), args.json)
-    if is_sweep_dir(args.run_dir):
-        return show_sweep(Path(args.run_dir), args.json, args.all)
-
-    run = read_run(args.run_dir)
-    if args.json:
-        print(json.dumps(run.summary, indent=2))
-    else:
-        print(format_summary(run.summary, str(run.path), run.manifest.get("overrides")))
-    return EXIT_OK
+    return cmd_show(args)
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .commands.calibrate import is_calibration_dir, plot_calibration
-    from .commands.discover import is_discovery_dir, plot_discovery
-    from .commands.sweepdir import is_sweep_dir, plot_sweep
-    from .experiment.store import read_run
-    from .plots import decision_thresholds, draw_figures
+    from .commands.resultdirs import cmd_plot
 
-    if is_calibration_dir(args.run_dir):
-        return plot_calibration(Path(args.run_dir))
-    if is_discovery_dir(args.run_dir):
-        return plot_discovery(Path(args.run_dir))
-    if is_sweep_dir(args.run_dir):
-        return plot_sweep(Path(args.run_dir))
-
-    run = read_run(args.run_dir)
-    scenario = run.manifest.get("scenario")
-    paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures",
-                         thresholds=decision_thresholds(scenario) if scenario else None)
-    for p in paths:
-        print(p)
-    return EXIT_OK
+    return cmd_plot(args)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import limits
+from .commands import precision as _precision
 from .commands.formatting import format_summary, format_sweep
 from .errors import ConfigError, ResultsError, Terminated
 
@@ -126,6 +127,7 @@ def _parser() -> _Parser:
     r = sub.add_parser("run", help="run a scenario and write a results directory")
     r.add_argument("config", help="scenario TOML file")
     r.add_argument("--trials", type=str, help="number of trials (default: the file's)")
+    _precision.add_precision_options(r)
     r.add_argument("--seed", type=str, help="seed (default: the file's, else fresh entropy)")
     r.add_argument("--months", type=str, help="horizon in months (default: the file's)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -233,6 +235,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
 
     trials, seed, workers = _run_options(args)
+    rule = _precision.parse_precision(args)  # --target-halfwidth: trials up to rule.max_trials
     executor = _executor(args, workers, releases_gil(args.engine, _kernel(args)))
     months = (_positive_int("--months", limits.MAX_HORIZON)(args.months)
               if args.months is not None else None)
@@ -242,8 +245,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .experiment.store import default_run_dir, read_run, run_id, write_run
     from .model.rng import fresh_seed
 
-    trials = sc.trials if trials is None else trials
-    check_memory(trials, len(sc.states), source="--trials" if args.trials else sc.source)
+    trials = rule.max_trials if rule else sc.trials if trials is None else trials
+    check_memory(trials, len(sc.states), source="--max-trials" if rule else "--trials"
+                 if args.trials else sc.source)
     if seed is None:
         seed = sc.seed if sc.seed is not None else fresh_seed()
     if months is not None:
@@ -258,7 +262,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     post = run_posterior(args, sc, trials)
     rid = run_id(resolved.sha256(), trials, seed, args.engine, horizon,
-                 post.sha256 if post is not None else None)
+                 post.sha256 if post is not None else None, _precision.precision_key(rule))
     run_dir = Path(args.out) if args.out else default_run_dir(Path("results"), sc.name, rid)
 
     if run_dir.exists() and args.force:
@@ -292,9 +296,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         bar = Progress(trials, desc=sc.name)
     try:
-        res = simulate(resolved, trials=trials, seed=seed, months=months, executor=executor,
-                       engine=args.engine, kernel=_kernel(args), progress=bar or False,
-                       posterior=post)
+        res = simulate(resolved, **_precision.trials_kwargs(rule, trials), seed=seed,
+                       months=months, executor=executor, engine=args.engine,
+                       kernel=_kernel(args), progress=bar or False, posterior=post)
     finally:
         if bar is not None:
             bar.close()
@@ -398,7 +402,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         if kernel not in kernel_names():
             raise ResultsError(f"{run.path / 'manifest.json'}: kernel = {kernel!r}: this "
                                f"installation has {', '.join(kernel_names())}")
-        res = simulate(sc, trials=int(m["trials"]), seed=int(m["seed"]),
+        res = simulate(sc, **_precision.reproduce_trials(m), seed=int(m["seed"]),
                        months=int(m["horizon_months"]), engine=m["engine"], workers=workers,
                        kernel=kernel, posterior=post)
     except (KeyError, TypeError, ValueError) as exc:

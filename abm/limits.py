@@ -5,7 +5,7 @@ the docs read them from here, so a value accepted in one place is accepted every
 from __future__ import annotations
 
 __all__ = ["MAX_TRIALS", "MAX_HORIZON", "MAX_SEED", "MAX_WORKERS", "MAX_MONTHLY_INCIDENT_RATE",
-           "DEFAULT_TRIALS", "DEFAULT_HORIZON", "describe"]
+           "DEFAULT_TRIALS", "DEFAULT_HORIZON", "FIRST_LOOK", "DEFAULT_MAX_TRIALS", "describe"]
 
 #: Trials in one run or per sweep point: [1, MAX_TRIALS].
 MAX_TRIALS = 10**9
@@ -21,6 +21,12 @@ MAX_MONTHLY_INCIDENT_RATE = 500.0
 
 DEFAULT_TRIALS = 10_000
 DEFAULT_HORIZON = 36
+
+#: Precision on demand (``--target-halfwidth``): trials at the first look (one random-number
+#: block; later looks double it), and the default cap (``--max-trials``,
+#: ``sweep.max_trials_per_point``), which must be in [FIRST_LOOK, MAX_TRIALS].
+FIRST_LOOK = 1000
+DEFAULT_MAX_TRIALS = 1_000_000
 
 
 def describe() -> dict[str, str]:

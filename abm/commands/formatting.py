@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.formats import fmt_num_ci, fmt_prob, fmt_prob_ci, shorten
+from .precision import precision_line
 
 __all__ = ["overrides_text", "titled", "format_summary", "format_sweep"]
 
@@ -42,8 +43,13 @@ def format_summary(summary: dict[str, Any], where: str | None = None,
     ]
     if where:
         lines.append(f"results: {where}")
+    precision = precision_line(s)
+    if precision:
+        lines.append(precision)
     lines.append("P(base) is the probability that the US obtains a base within the horizon; "
-                 "[95% interval] (Wilson for probabilities, normal for means).")
+                 "[95% interval] ("
+                 + ("Clopper-Pearson adjusted for the looks" if precision else "Wilson")
+                 + " for probabilities, normal for means).")
     rows1, rows2 = [], []
     for sid, st in s["states"].items():
         fw = st["final_willingness"]

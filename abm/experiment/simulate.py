@@ -85,6 +85,9 @@ class SimulationResult:
     executor: dict[str, Any] | None = None
     #: under a posterior: ``{calibration_id, path, sha256, keys, ...}`` (else None)
     posterior: dict[str, Any] | None = None
+    #: ``target_halfwidth`` runs: the rule, the target and why it stopped (summary's
+    #: ``adaptive`` block); None for a plain run
+    adaptive: dict[str, Any] | None = None
 
     @property
     def trials(self) -> int:
@@ -147,6 +150,8 @@ def simulate(
     executor: Executor | None = None,
     kernel: str | None = None,
     posterior: Any = None,
+    target_halfwidth: float | None = None,
+    max_trials: int | None = None,
 ) -> SimulationResult:
     """Run a scenario's Monte Carlo trials.
 
@@ -184,6 +189,13 @@ def simulate(
         ``True`` shows a tqdm bar on stderr; a callable receives trials done per chunk.
         With either, chunks are at most 1/50 of the run (one block of ``BLOCK_SIZE``
         trials for a run of up to 50 blocks), so that progress moves.
+    target_halfwidth : float, optional
+        Precision on demand (:mod:`abm.experiment.adaptive`): run looks of 1,000, 2,000,
+        4,000, ... trials until every probability's 95% interval, adjusted for the looks,
+        is at most this on each side, or ``max_trials`` is reached; ``trials`` must then
+        be None. ``result.summary["adaptive"]`` says how many trials and why it stopped.
+    max_trials : int, optional
+        The last look (default :data:`abm.limits.DEFAULT_MAX_TRIALS`).
 
     Returns
     -------
@@ -197,6 +209,15 @@ def simulate(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    rule = None
+    if target_halfwidth is not None or max_trials is not None:
+        from .adaptive import precision_rule
+
+        if target_halfwidth is None or trials is not None:
+            raise ConfigError("--target-halfwidth", "target_halfwidth", target_halfwidth,
+                              "give a target half-width with max trials, and no fixed trials")
+        rule = precision_rule(target_halfwidth, max_trials)
+        trials = rule.max_trials
     if trials is None:
         trials = scenario.trials
     if isinstance(trials, bool) or not isinstance(trials, int | np.integer) or trials < 1:
@@ -221,6 +242,10 @@ def simulate(
 
     post = as_posterior(posterior, scenario)
     if post is not None:
+        if rule is not None:
+            raise ConfigError("--target-halfwidth", "target_halfwidth", target_halfwidth,
+                              "cannot be combined with a posterior (--posterior); give "
+                              "--trials")
         check_posterior_run(int(trials), engine)
 
     seed_in = scenario.seed if seed is None else seed
@@ -233,15 +258,16 @@ def simulate(
     cm = compile_scenario(scenario, horizon=horizon)
     plan = None if post is None else posterior_plan(post, scenario, root, trials, horizon)
 
-    n_blocks = math.ceil(trials / BLOCK_SIZE)
-    per_chunk = max(1, math.ceil(chunk_trials / BLOCK_SIZE))
-    if workers > 1:
-        per_chunk = min(per_chunk, max(1, math.ceil(n_blocks / (2 * workers))))
-    if progress:
-        # progress moves in blocks of trials, not in chunks of 16: about 50 steps, at
-        # most one block each for a run of up to 50 blocks (chunking never changes results)
-        per_chunk = min(per_chunk, max(1, math.ceil(n_blocks / 50)))
-    tasks = _chunks(n_blocks, per_chunk)
+    def tasks_of(n_blocks: int) -> list[tuple[int, int]]:
+        per_chunk = max(1, math.ceil(chunk_trials / BLOCK_SIZE))
+        if workers > 1:
+            per_chunk = min(per_chunk, max(1, math.ceil(n_blocks / (2 * workers))))
+        if progress:
+            # progress moves in blocks of trials, not in chunks of 16: about 50 steps, at
+            # most one block each for a run of up to 50 blocks (chunking never changes
+            # results)
+            per_chunk = min(per_chunk, max(1, math.ceil(n_blocks / 50)))
+        return _chunks(n_blocks, per_chunk)
 
     started = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -262,25 +288,42 @@ def simulate(
     S = cm.S
     per_trial = {o.name: np.empty((trials, S), dtype=o.dtype) for o in OUTCOMES}
     acc: dict[str, np.ndarray] = {}
-    task, args = chunk_task, [(engine, kernel, cm, root.entropy, root.spawn_key, fb, nb,
-                               trials) for fb, nb in tasks]
-    if plan is not None:  # one parameter set per group of trials (abm.model.groups)
-        from ..model.groups import run_groups
 
-        task, args = run_groups, plan.args(kernel, root, tasks, trials)
-    stream = executor.map(task, args)
+    def run_blocks(first: int, n_blocks: int, n_trials: int) -> None:
+        """Blocks ``first ..`` of a run of ``n_trials`` into ``per_trial`` and ``acc``."""
+        chunks = [(first + fb, nb) for fb, nb in tasks_of(n_blocks)]
+        task, args = chunk_task, [(engine, kernel, cm, root.entropy, root.spawn_key, fb, nb,
+                                   n_trials) for fb, nb in chunks]
+        if plan is not None:  # one parameter set per group of trials (abm.model.groups)
+            from ..model.groups import run_groups
+
+            task, args = run_groups, plan.args(kernel, root, chunks, n_trials)
+        stream = executor.map(task, args)
+        try:
+            for _i, res in stream:
+                res: ChunkResult
+                a, b = res.start, res.start + res.n
+                for k, arr in per_trial.items():
+                    arr[a:b] = res.outcomes[k]
+                for k in ACCUMULATORS:  # integers: the order of addition does not matter
+                    acc[k] = res.acc[k] + acc[k] if k in acc else res.acc[k].copy()
+                tick(res.n)
+                del res
+        finally:
+            stream.close()  # stops a worker pool now, not when the generator is collected
+
+    adaptive = None
     try:
-        for _i, res in stream:
-            res: ChunkResult
-            a, b = res.start, res.start + res.n
-            for k, arr in per_trial.items():
-                arr[a:b] = res.outcomes[k]
-            for k in ACCUMULATORS:  # integers: the order of addition does not matter
-                acc[k] = res.acc[k] + acc[k] if k in acc else res.acc[k].copy()
-            tick(res.n)
-            del res
+        if rule is None:
+            run_blocks(0, math.ceil(trials / BLOCK_SIZE), trials)
+        else:  # arrays of max_trials rows: pages never written take no memory
+            from .adaptive import run_looks
+
+            trials, adaptive = run_looks(rule, cm.ids, per_trial, run_blocks,
+                                         lambda n: _set_total(bar or progress, n))
+            per_trial = {k: v[:trials] for k, v in per_trial.items()}
+            scenario = replace(scenario, trials=trials)
     finally:
-        stream.close()  # stops a worker pool now, not when the generator is collected
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
@@ -296,7 +339,21 @@ def simulate(
         result.posterior = plan.record(scenario)
         add_posterior_summary(result.summary, result.table, trials=trials, state_ids=cm.ids,
                               group_size=GROUP_SIZE, posterior=result.posterior)
+    if adaptive is not None:
+        from .adaptive import finish_summary
+
+        finish_summary(result.summary, rule, per_trial, cm.ids, adaptive)
+        result.adaptive = adaptive
     return result
+
+
+def _set_total(bar: Any, n: int) -> None:
+    """Tell a progress bar (tqdm, or the command line's ``Progress``) the trials of the
+    current look of a ``target_halfwidth`` run."""
+    if hasattr(bar, "set_total"):
+        bar.set_total(n)
+    elif hasattr(bar, "total"):
+        bar.total = n
 
 
 def _assemble(scenario: Scenario, seed: int, engine: str, workers: int, cm: Compiled,

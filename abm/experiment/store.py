@@ -48,17 +48,22 @@ DATA_FILES = ("summary.json", "trials.parquet", "months.parquet")
 
 
 def run_id(scenario_sha256: str, trials: int, seed: int, engine: str, horizon: int,
-           posterior_sha256: str | None = None) -> str:
+           posterior_sha256: str | None = None,
+           precision: dict[str, Any] | None = None) -> str:
     """12 hex digits naming a run: same resolved scenario, trials, seed, engine, horizon,
     same id (the horizon and trials are part of the resolved scenario too). The output
     format is part of the key, so a run of an older format is never reused as this one.
     A run under a posterior adds the sha256 of its ``posterior.parquet`` (and the group
-    size), so it never shares an id with the plain run."""
+    size), so it never shares an id with the plain run. ``precision``: a
+    ``--target-halfwidth`` run's ``{"target_halfwidth", "max_trials"}`` (its trial count
+    is not known before it runs; ``trials`` is then the maximum)."""
     spec = {"scenario": scenario_sha256, "trials": trials, "seed": seed,
             "engine": engine, "horizon": horizon, "block_size": BLOCK_SIZE,
             "format": MANIFEST_VERSION, "outputs": OUTPUTS_FORMAT}
     if posterior_sha256 is not None:
         spec.update(posterior=posterior_sha256, group_size=GROUP_SIZE)
+    if precision is not None:
+        spec.update(precision=precision)
     key = json.dumps(spec, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
@@ -156,6 +161,9 @@ def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list
         "files": files,
         # under a posterior: {calibration_id, path, sha256, ...} (abm.experiment.posterior)
         **({"posterior": result.posterior} if getattr(result, "posterior", None) else {}),
+        # a --target-halfwidth run: target, max trials, looks, why it stopped (reproduce
+        # runs the same rule)
+        **({"adaptive": result.adaptive} if getattr(result, "adaptive", None) else {}),
     }
 
 

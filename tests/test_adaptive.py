@@ -188,3 +188,98 @@ def test_cli_records_the_rule_and_reproduce_reruns_it(tmp_path):
     rp = subprocess.run([sys.executable, "-m", "abm", "reproduce", str(run_dir)],
                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert rp.returncode == 0 and "matches" in rp.stdout, rp.stderr
+
+
+# --------------------------------------------------------------------------- sweeps
+
+def _experiment(tmp_path, extra: str = "", name: str = "adsweep"):
+    f = tmp_path / f"{name}.toml"
+    f.write_text(f'extends = "{BASELINE}"\nname = "{name}"\n[sweep]\ndesign = "grid"\n'
+                 f'seed = 4\n{extra}\n[sweep.parameters."dynamics.threshold"]\n'
+                 'values = [0.15, 0.3, 0.6]\n')
+    return f
+
+
+ADAPTIVE_SWEEP = ('trials_per_point = "adaptive"\ntarget_halfwidth = 0.02\n'
+                  'max_trials_per_point = 8000')
+
+
+def test_an_adaptive_sweep_stops_each_point_on_its_own(tmp_path):
+    import pandas as pd
+
+    from abm.experiment.executors import Executor
+    from abm.experiment.sweep import load_experiment, run_sweep
+    from abm.scenario import load_scenario
+
+    exp = load_experiment(_experiment(tmp_path, ADAPTIVE_SWEEP))
+    d, summary, _ = run_sweep(exp, out_dir=tmp_path / "a", executor=Executor("inprocess"))
+    pts = pd.read_parquet(d / "points.parquet")
+    rule = exp.spec.rule
+    assert set(pts["trials"]) <= set(rule.looks) and pts["trials"].nunique() >= 2
+    a = summary["adaptive"]
+    assert summary["trials_per_point"] == "adaptive" and a["target_halfwidth"] == 0.02
+    assert (a["trials_min"], a["trials_max"]) == (pts["trials"].min(), pts["trials"].max())
+    assert summary["reference"]["trials"] >= pts["trials"].max()   # runs while any point does
+    for _, row in pts.iterrows():
+        n = int(row["trials"])
+        assert row["target_reached"] == (row["widest_halfwidth"] <= 0.02)
+        # common random numbers: the point's trials are a plain run's first n trials
+        r = simulate(load_scenario(BASELINE, [f"dynamics.threshold={row['dynamics.threshold']}"]),
+                     trials=n, seed=4)
+        for sid, st in r.summary["states"].items():
+            assert row[f"{sid}.p_base"] == st["p_base"] and row[f"{sid}.p_veto"] == st["p_veto"]
+            k = round(st["p_base"] * n)
+            assert (row[f"{sid}.ci_low"], row[f"{sid}.ci_high"]) == clopper_pearson(
+                k, n, rule.level)
+            assert halfwidth(k, n, rule.level) <= row["widest_halfwidth"] + 1e-15
+    # rounds, chunks and threads do not change the numbers
+    d2, s2, _ = run_sweep(exp, out_dir=tmp_path / "b", executor=Executor("threads", 2))
+    assert s2["outputs_sha256"] == summary["outputs_sha256"]
+    assert pd.read_parquet(d2 / "points.parquet").equals(pts)
+
+
+@pytest.mark.parametrize("extra,pattern", [
+    ('trials_per_point = "adaptive"', "sweep.target_halfwidth = None: trials_per_point = "
+                                      '"adaptive" needs target_halfwidth'),
+    ('trials_per_point = "adaptive"\ntarget_halfwidth = 0.7',
+     "sweep.target_halfwidth = 0.7: must be a number in (0, 0.5)"),
+    ('trials_per_point = "adaptive"\ntarget_halfwidth = 0.01\nmax_trials_per_point = 10',
+     "sweep.max_trials_per_point = 10: must be an integer in [1000, 1000000000]"),
+    ("trials_per_point = 100\ntarget_halfwidth = 0.01",
+     'sweep.target_halfwidth = 0.01: only with trials_per_point = "adaptive"'),
+    ('trials_per_point = "adaptve"', "sweep.trials_per_point = 'adaptve': must be an integer"),
+])
+def test_bad_adaptive_sweeps_exit_2_with_one_line(tmp_path, extra, pattern):
+    from abm.experiment.sweep import load_experiment
+
+    f = _experiment(tmp_path, extra, "bad")
+    with pytest.raises(ConfigError) as e:
+        load_experiment(f)
+    assert pattern in str(e.value)
+    r = subprocess.run([sys.executable, "-m", "abm", "sweep", str(f), "--workers", "1"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and pattern in lines[0]
+    assert not (tmp_path / "results").exists()
+
+
+def test_an_interrupted_adaptive_sweep_resumes_to_the_same_hash(tmp_path):
+    from abm.experiment.executors import Executor
+    from abm.experiment.sweep import SweepInterrupted, load_experiment, run_sweep
+
+    exp = load_experiment(_experiment(tmp_path, ADAPTIVE_SWEEP))
+    _, whole, _ = run_sweep(exp, out_dir=tmp_path / "whole", executor=Executor("inprocess"))
+    calls = []
+
+    def stop_in_round_three(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 3:   # the first two rounds have one chunk each
+            raise KeyboardInterrupt
+
+    with pytest.raises(SweepInterrupted):
+        run_sweep(exp, out_dir=tmp_path / "cut", executor=Executor("inprocess"),
+                  progress=stop_in_round_three)
+    assert len(list((tmp_path / "cut.partial" / "chunks").iterdir())) == 3
+    _, resumed, _ = run_sweep(exp, out_dir=tmp_path / "cut", executor=Executor("inprocess"),
+                              resume=True)
+    assert resumed["outputs_sha256"] == whole["outputs_sha256"]

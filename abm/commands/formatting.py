@@ -123,13 +123,21 @@ def format_sweep(summary: dict[str, Any], where: Path | str,
     ref = summary["reference"]
     a = ref["any_base"]
     keys = [p["key"] for p in summary["parameters"]]
+    ad = summary.get("adaptive")
+    trials = (f"{summary['trials_per_point']:,} trials" if not isinstance(ad, dict) else
+              f"{ad['trials_min']:,}-{ad['trials_max']:,} trials (adaptive)")
     lines = [f"{titled(summary['name'], overrides)}: {summary['design']} over "
              f"{', '.join(keys)}; {summary['points']} points x "
-             f"{summary['trials_per_point']:,} trials, seed {summary['seed']}"
+             f"{trials}, seed {summary['seed']}"
              + ("" if summary["crn"] else " (independent streams)"),
              f"results: {where}  (points.parquet, sensitivity.json"
              + (", figures/)" if (Path(where) / "figures").is_dir() else ")"),
              f"reference (no sweep): P(any base) "
              f"{fmt_prob_ci(a['p'], a['ci_low'], a['ci_high'])}",
              f"outputs_sha256: {summary['outputs_sha256']}"]
+    if isinstance(ad, dict):
+        lines.insert(3, f"precision on demand: target +/-{ad['target_halfwidth']:g} per point "
+                        f"(95%, Clopper-Pearson at level {ad['level_per_look']:.4f} for "
+                        f"{len(ad['looks'])} looks), {ad['trials_total']:,} trials in all: "
+                        f"{ad['reason']}")
     return "\n".join(lines)

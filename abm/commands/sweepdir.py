@@ -51,12 +51,15 @@ def format_points(summary: dict[str, Any], points: Any, all_rows: bool = False) 
     """One line per point: parameter values, P(any base) [CI], and the paired difference
     from the reference [CI]."""
     keys = [p["key"] for p in summary["parameters"]]
-    head = ["point", *keys, "P(any base) [95% CI]", "diff from reference [95% CI]"]
+    adaptive = "trials" in points.columns  # trials_per_point = "adaptive": each its own
+    head = ["point", *keys, *(["trials"] if adaptive else []), "P(any base) [95% CI]",
+            "diff from reference [95% CI]"]
     rows = []
     shown = points if all_rows or len(points) <= MAX_ROWS else points.head(MAX_ROWS)
     for _, r in shown.iterrows():
         vals = [f"{r[k]:g}" if not isinstance(r[k], bool | str) else str(r[k]) for k in keys]
         rows.append([str(int(r["point"])), *vals,
+                     *([f"{int(r['trials']):,}"] if adaptive else []),
                      fmt_prob_ci(r["any_base.p"], r["any_base.ci_low"], r["any_base.ci_high"]),
                      fmt_diff_ci(r["any_base.p_diff"], r["any_base.p_diff_ci_low"],
                                  r["any_base.p_diff_ci_high"])])

@@ -351,11 +351,12 @@ def _param_label(key: str, units: Mapping[str, str], log: bool) -> str:
 def _sweep_footer(summary: Mapping[str, Any]) -> str:
     """The provenance line of a sweep's figures: name, design, points, trials, seed."""
     n_points = int(summary["points"])
-    tpp = int(summary["trials_per_point"])
+    tpp = summary["trials_per_point"]
+    tpp_txt = "adaptive trials" if tpp == "adaptive" else f"{int(tpp):,} trials"
     seed = summary["seed"]
     seed_txt = f"seed {seed}" if seed is not None else "seed not recorded"
     return (f"{summary['name']} · {summary['design']} · {_plural(n_points, 'point')} · "
-            f"{tpp:,} trials/point · {seed_txt}")
+            f"{tpp_txt}/point · {seed_txt}")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...analysis.sensitivity import sensitivity
+from ...analysis.sequential import RULE, RULE_TEXT, clopper_pearson
 from ...analysis.stats import mean_ci_from_sums, paired_difference, unpaired_difference, wilson
 from ...errors import ResultsError
 from ...model.accumulators import FIXED_POINT
@@ -53,41 +54,67 @@ def read_finished(final: Path) -> dict[str, Any]:
 
 
 def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
-              results: dict[int, dict[str, np.ndarray]]) -> tuple[dict[str, Any], Any]:
+             results: dict[int, dict[str, np.ndarray]],
+             stops: dict[str, np.ndarray] | None = None) -> tuple[dict[str, Any], Any]:
+    """The summary and the points table. ``stops``: an adaptive sweep's per-point
+    ``trials``, ``target_reached`` and ``widest_halfwidth`` (the reference last)."""
     n_total, S, tpp = exp.n_points + 1, len(exp.base.states), exp.spec.trials_per_point
     agg = {k: np.zeros((n_total, S), dtype=np.int64) for k in AGG_INT}
     n_any = np.zeros(n_total, dtype=np.int64)
     nbytes = math.ceil((S + 1) / 8)
-    bits = np.zeros((n_total, tpp, nbytes), dtype=np.uint8)
+    n_pt = (np.full(n_total, tpp, dtype=np.int64) if stops is None
+            else np.asarray(stops["trials"], dtype=np.int64))
+    # each point's packed bits, in pieces by first block (an adaptive sweep's points stop
+    # at different counts, so there is no (points, trials) array to fill)
+    pieces: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(n_total)]
     for i, (p0, p1, b0, _nb) in enumerate(tasks):
         r = results[i]
         for k in AGG_INT:
             agg[k][p0:p1] += r[k]
         n_any[p0:p1] += r["n_any"]
-        m = int(r["m"])
-        bits[p0:p1, b0 * BLOCK_SIZE:b0 * BLOCK_SIZE + m] = r["bits"]
+        for q in range(p0, p1):
+            pieces[q].append((b0, r["bits"][q - p0]))
+
+    def packed(q: int) -> np.ndarray:
+        """Point q's packed indicators, (n_pt[q], nbytes), trials in order."""
+        parts = [b for _, b in sorted(pieces[q], key=lambda x: x[0])]
+        out = np.concatenate(parts) if parts else np.zeros((0, nbytes), np.uint8)
+        assert out.shape == (n_pt[q], nbytes), (q, out.shape)
+        return out
+
     def got(q: int) -> np.ndarray:
-        """Point q's per-trial base indicators, (tpp, S+1); unpacked one point at a time."""
-        return np.unpackbits(bits[q], axis=-1, count=S + 1).astype(bool)
+        """Point q's per-trial base indicators, (n_pt[q], S+1); one point at a time."""
+        return np.unpackbits(packed(q), axis=-1, count=S + 1).astype(bool)
 
     ids = exp.base.state_ids
     ref_got = got(exp.n_points)
-    n = tpp
+    rule = exp.spec.rule
+    if rule is None:
+        ci, n = wilson, tpp
+    else:  # adjusted for the looks; every point's own count
+        def ci(k: Any, m: Any) -> tuple[Any, Any]:
+            return clopper_pearson(k, m, rule.level)
+        n = n_pt[:exp.n_points]
 
     cols: dict[str, Any] = {"point": np.arange(exp.n_points)}
     for j, key in enumerate(exp.keys):
         cols[key] = (exp.X[:, j].astype(bool) if key in BOOL_KEYS else exp.X[:, j])
     ref = exp.n_points
+    if stops is not None:
+        cols["trials"] = n_pt[:ref]
+        cols["target_reached"] = np.asarray(stops["target_reached"][:ref], dtype=bool)
+        cols["widest_halfwidth"] = np.asarray(stops["widest_halfwidth"][:ref], dtype=float)
 
     diffs = {col: ([], [], []) for col in range(S + 1)}
     for q in range(exp.n_points):
         gq = got(q)
+        rq = ref_got[:len(gq)]  # the reference's first trials: the point's own (adaptive)
         for col in range(S + 1):
             d, lo, hi = diffs[col]
             if exp.spec.crn:
-                a, b_, c = paired_difference(ref_got[:, col], gq[:, col])
+                a, b_, c = paired_difference(rq[:, col], gq[:, col])
             else:  # independent streams: unpaired normal interval
-                a, b_, c = unpaired_difference(ref_got[:, col], gq[:, col])
+                a, b_, c = unpaired_difference(rq[:, col], gq[:, col])
             d.append(a)
             lo.append(b_)
             hi.append(c)
@@ -96,12 +123,12 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
         return diffs[col]
 
     cols["any_base.p"] = n_any[:ref] / n
-    cols["any_base.ci_low"], cols["any_base.ci_high"] = wilson(n_any[:ref], n)
+    cols["any_base.ci_low"], cols["any_base.ci_high"] = ci(n_any[:ref], n)
     cols["any_base.p_diff"], cols["any_base.p_diff_ci_low"], cols["any_base.p_diff_ci_high"] = \
         diff(S)
     for i, sid_ in enumerate(ids):
         cols[f"{sid_}.p_base"] = agg["n_base"][:ref, i] / n
-        cols[f"{sid_}.ci_low"], cols[f"{sid_}.ci_high"] = wilson(agg["n_base"][:ref, i], n)
+        cols[f"{sid_}.ci_low"], cols[f"{sid_}.ci_high"] = ci(agg["n_base"][:ref, i], n)
         cols[f"{sid_}.p_veto"] = agg["n_veto"][:ref, i] / n
         cols[f"{sid_}.mean_months_hosted"] = agg["sum_hosted"][:ref, i] / n
         cols[f"{sid_}.p_closed"] = agg["n_closed"][:ref, i] / n
@@ -118,19 +145,25 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
     for k in AGG_INT:
         h.update(k.encode() + np.ascontiguousarray(agg[k], dtype="<i8").tobytes())
     h.update(np.ascontiguousarray(n_any, dtype="<i8").tobytes())
-    h.update(bits.tobytes())  # packed with zero padding, as np.packbits writes it
+    for q in range(n_total):  # the (points, trials, bytes) array of a fixed sweep, in order
+        h.update(packed(q).tobytes())  # packed with zero padding, as np.packbits writes it
+    if stops is not None:
+        h.update(b"trials\0" + n_pt.astype("<i8").tobytes())
 
-    ref_ci = wilson(int(n_any[ref]), n)
+    n = int(n_pt[ref])
+    ref_ci = ci(int(n_any[ref]), n)
     reference = {"any_base": {"p": float(n_any[ref] / n), "ci_low": ref_ci[0],
                               "ci_high": ref_ci[1]}, "states": {}}
+    if stops is not None:
+        reference["trials"] = n
     for i, sid_ in enumerate(ids):
-        lo, hi = wilson(int(agg["n_base"][ref, i]), n)
+        lo, hi = ci(int(agg["n_base"][ref, i]), n)
         mh, mh_lo, mh_hi = mean_ci_from_sums(agg["sum_hosted"][ref, i],
                                              agg["sumsq_hosted"][ref, i], n)
         reference["states"][sid_] = {"p_base": float(agg["n_base"][ref, i] / n),
                                      "ci_low": lo, "ci_high": hi,
                                      "p_veto": float(agg["n_veto"][ref, i] / n),
-                                     "p_veto_ci": list(wilson(int(agg["n_veto"][ref, i]), n)),
+                                     "p_veto_ci": list(ci(int(agg["n_veto"][ref, i]), n)),
                                      "mean_months_hosted": float(mh),
                                      "mean_months_hosted_ci": [float(mh_lo), float(mh_hi)]}
     summary = {
@@ -141,6 +174,21 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
         "reference": reference,
         "outputs_sha256": h.hexdigest(),
     }
+    if stops is not None:
+        pts = n_pt[:ref]
+        reached = int(np.sum(stops["target_reached"][:ref]))
+        summary["adaptive"] = {
+            "rule": RULE, "rule_text": RULE_TEXT, "target_halfwidth": rule.target_halfwidth,
+            "max_trials_per_point": rule.max_trials, "first_look": rule.first_look,
+            "looks": list(rule.looks), "level_per_look": rule.level,
+            "quantities": "per state P(base), P(veto), P(closed); P(any base)",
+            "trials_total": int(n_pt.sum()), "trials_min": int(pts.min()),
+            "trials_max": int(pts.max()), "points_target_reached": reached,
+            "points_max_trials_reached": int(exp.n_points - reached),
+            "reason": ("target reached at every point" if reached == exp.n_points else
+                       f"max trials reached at {exp.n_points - reached} of {exp.n_points} "
+                       f"points, widest interval {np.max(stops['widest_halfwidth'][:ref]):.4g}"
+                       )}
     return summary, points
 
 

@@ -40,6 +40,7 @@ from ...model.rng import (
 )
 from ..executors import Executor
 from .assemble import AGG_INT, assemble, read_finished, write_sweep
+from .rounds import run_rounds
 from .spec import Experiment
 
 __all__ = ["CHUNK_ROWS", "sweep_chunk", "plan_chunks", "SweepInterrupted", "run_sweep"]
@@ -193,10 +194,12 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
     try:
         chunks_dir = work / "chunks"
         n_total = exp.n_points + 1  # design points, then the reference (the base scenario)
-        tpp = exp.spec.trials_per_point
-        tasks = plan_chunks(n_total, tpp)
+        tpp, rule = exp.spec.trials_per_point, exp.spec.rule
+        tasks = plan_chunks(n_total, tpp) if rule is None else []
         plan = {"sweep_id": sid, "points": exp.n_points, "trials_per_point": tpp,
                 "tasks": [list(t) for t in tasks]}
+        if rule is not None:  # rounds: each round's tasks follow from the ones before
+            plan["looks"] = list(rule.looks)
         plan_path = work / "plan.json"
         if chunks_dir.exists() and any(chunks_dir.iterdir()) and not resume and not force:
             raise ConfigError("--resume", "resume", False,
@@ -214,47 +217,63 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
         plan_path.write_text(json.dumps(plan))
 
         S = len(exp.base.states)
-        results: dict[int, dict[str, np.ndarray]] = {}
-        todo = []
-        for i, t in enumerate(tasks):
-            cp = chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz"
-            res = _load_chunk(cp, t, S) if cp.exists() else None
-            if res is not None:
-                results[i] = res
-            else:
-                todo.append(i)
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        if todo:
-            cms = [compile_scenario(sc) for sc in (exp.scenarios or [
-                exp.point_scenario(i) for i in range(exp.n_points)])]
-            cms.append(compile_scenario(exp.base))
-            bt = stack(cms)
-            root = resolve_seed(exp.seed)
-            args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy, root.spawn_key,
-                     tasks[i][0], tasks[i][2], tasks[i][3], tpp, exp.spec.crn, kernel)
-                    for i in todo]
-            done = len(results)
-            stream = executor.map(sweep_chunk, args)
-            try:
-                for j, res in stream:
-                    i = todo[j]
-                    t = tasks[i]
-                    _save_chunk(chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz", res)
+        batch: list[Batch] = []
+        before = [0]  # chunks of earlier rounds (an adaptive sweep's progress)
+
+        def execute(tasks: list[tuple[int, int, int, int]], tpp: int
+                    ) -> dict[int, dict[str, np.ndarray]]:
+            """Run (or read back from checkpoints) tasks whose points end at ``tpp``."""
+            results: dict[int, dict[str, np.ndarray]] = {}
+            todo = []
+            for i, t in enumerate(tasks):
+                cp = chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz"
+                res = _load_chunk(cp, t, S) if cp.exists() else None
+                if res is not None:
                     results[i] = res
-                    done += 1
-                    if progress:
-                        progress(done, len(tasks))
-            except KeyboardInterrupt as exc:
-                # close the pool now (drop queued chunks) rather than when the generator is
-                # collected, which at interpreter exit would run every queued chunk first
-                stream.close()
-                raise SweepInterrupted(
-                    f"interrupted: {len(results)} of {len(tasks)} chunks are checkpointed in "
-                    f"{chunks_dir}; run the same command with --resume to finish",
-                    terminated=isinstance(exc, Terminated)) from None
+                else:
+                    todo.append(i)
+            if todo:
+                if not batch:
+                    cms = [compile_scenario(sc) for sc in (exp.scenarios or [
+                        exp.point_scenario(i) for i in range(exp.n_points)])]
+                    cms.append(compile_scenario(exp.base))
+                    batch.append(stack(cms))
+                bt = batch[0]
+                root = resolve_seed(exp.seed)
+                args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy,
+                         root.spawn_key, tasks[i][0], tasks[i][2], tasks[i][3], tpp,
+                         exp.spec.crn, kernel) for i in todo]
+                done = len(results)
+                stream = executor.map(sweep_chunk, args)
+                try:
+                    for j, res in stream:
+                        i = todo[j]
+                        t = tasks[i]
+                        _save_chunk(chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz", res)
+                        results[i] = res
+                        done += 1
+                        if progress:
+                            progress(before[0] + done, before[0] + len(tasks))
+                except KeyboardInterrupt as exc:
+                    # close the pool now (drop queued chunks) rather than when the generator
+                    # is collected, which at interpreter exit would run every queued chunk
+                    stream.close()
+                    raise SweepInterrupted(
+                        f"interrupted: {before[0] + len(results)} of {before[0] + len(tasks)}"
+                        f" chunks are checkpointed in {chunks_dir}; run the same command "
+                        "with --resume to finish",
+                        terminated=isinstance(exc, Terminated)) from None
+            before[0] += len(tasks)
+            return results
+
+        if rule is None:
+            results, stops = execute(tasks, tpp), None
+        else:
+            tasks, results, stops = run_rounds(rule, n_total, CHUNK_ROWS, execute)
         wall = time.perf_counter() - t0
-        summary, points = assemble(exp, sid, tasks, results)
+        summary, points = assemble(exp, sid, tasks, results, stops)
         write_sweep(exp, final, summary, points, executor, started, wall, extra, kernel)
     finally:
         lock.close()

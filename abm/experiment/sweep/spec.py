@@ -6,7 +6,7 @@ An experiment file is a scenario file with a ``[sweep]`` table::
     design = "grid"            # grid | lhs | sobol | morris
     points = 64                # lhs/sobol/morris: samples (sobol: base N, a power of 2;
                                # morris: trajectories); grid: values per low/high axis
-    trials_per_point = 1000
+    trials_per_point = 1000    # or "adaptive", with target_halfwidth (max_trials_per_point)
     seed = 7                   # optional; else the scenario's seed
     crn = true                 # common random numbers across points (default)
     levels = 4                 # morris grid levels
@@ -32,16 +32,18 @@ from typing import Any
 import numpy as np
 
 from ... import limits
+from ...analysis.sequential import SequentialRule
 from ...errors import ConfigError, unknown
 from ...model.rng import BLOCK_SIZE, design_seed
 from ...scenario import Scenario, apply_override, build, load_raw
 from ...scenario.schema import key_field
 
-__all__ = ["DESIGNS", "SWEEP_KEYS", "SETTABLE", "Parameter", "SweepSpec", "Experiment",
+__all__ = ["ADAPTIVE", "DESIGNS", "SWEEP_KEYS", "SETTABLE", "Parameter", "SweepSpec", "Experiment",
            "load_experiment", "design_matrix", "problem", "py_value"]
 
 #: Keys of ``[sweep]``.
-SWEEP_KEYS = ("design", "points", "trials_per_point", "seed", "crn", "levels", "parameters")
+SWEEP_KEYS = ("design", "points", "trials_per_point", "seed", "crn", "levels", "parameters",
+              "target_halfwidth", "max_trials_per_point")
 #: Keys of ``[sweep]`` that ``--set sweep.<key>=...`` may change.
 SETTABLE = tuple(k for k in SWEEP_KEYS if k != "parameters")
 
@@ -65,21 +67,39 @@ class Parameter:
         return {"key": self.key, "low": self.low, "high": self.high, "log": self.log}
 
 
+#: ``trials_per_point`` of a sweep whose points stop when precise enough.
+ADAPTIVE = "adaptive"
+
+
 @dataclass(frozen=True)
 class SweepSpec:
     design: str
-    trials_per_point: int
+    trials_per_point: int | str    # a number, or ADAPTIVE
     parameters: tuple[Parameter, ...]
     points: int | None = None
     seed: int | None = None
     crn: bool = True
     levels: int = 4
+    target_halfwidth: float | None = None
+    max_trials_per_point: int | None = None
+
+    @property
+    def rule(self) -> SequentialRule | None:
+        """The stopping rule of an adaptive sweep (every point), None otherwise."""
+        if self.trials_per_point != ADAPTIVE:
+            return None
+        return SequentialRule(self.target_halfwidth, self.max_trials_per_point,
+                              limits.FIRST_LOOK)
 
     def to_dict(self) -> dict[str, Any]:
+        # the adaptive keys only when adaptive: a fixed sweep's id is unchanged
+        extra = ({"target_halfwidth": self.target_halfwidth,
+                  "max_trials_per_point": self.max_trials_per_point}
+                 if self.trials_per_point == ADAPTIVE else {})
         return {"design": self.design, "points": self.points,
                 "trials_per_point": self.trials_per_point, "seed": self.seed,
                 "crn": self.crn, "levels": self.levels,
-                "parameters": [p.to_dict() for p in self.parameters]}
+                "parameters": [p.to_dict() for p in self.parameters], **extra}
 
 
 @dataclass
@@ -153,10 +173,31 @@ def _spec(path: str, raw: dict[str, Any], prov: Any) -> SweepSpec:
                               f"must be an integer >= {lo}")
         return v
 
-    tpp = pos_int("trials_per_point", 1000)
-    if tpp > limits.MAX_TRIALS:
-        raise ConfigError(prov("sweep.trials_per_point"), "sweep.trials_per_point", tpp,
-                          f"must be an integer in [1, {limits.MAX_TRIALS}]")
+    target = max_tpp = None
+    if sw.get("trials_per_point") == ADAPTIVE:
+        from ..adaptive import precision_rule
+
+        if "target_halfwidth" not in sw:
+            raise ConfigError(prov("sweep"), "sweep.target_halfwidth", None,
+                              'trials_per_point = "adaptive" needs target_halfwidth = H, the '
+                              "largest half-width of a point's 95% intervals, e.g. 0.02")
+        rule = precision_rule(sw["target_halfwidth"], sw.get("max_trials_per_point"),
+                              target_source=prov("sweep.target_halfwidth"),
+                              max_source=prov("sweep.max_trials_per_point"),
+                              target_key="sweep.target_halfwidth",
+                              max_key="sweep.max_trials_per_point")
+        tpp, target, max_tpp = ADAPTIVE, rule.target_halfwidth, rule.max_trials
+    else:
+        for k in ("target_halfwidth", "max_trials_per_point"):
+            if k in sw:
+                raise ConfigError(prov(f"sweep.{k}"), f"sweep.{k}", sw[k],
+                                  'only with trials_per_point = "adaptive"')
+        tpp = sw.get("trials_per_point", 1000)
+        if (isinstance(tpp, bool) or not isinstance(tpp, int)
+                or not 1 <= tpp <= limits.MAX_TRIALS):
+            raise ConfigError(prov("sweep.trials_per_point"), "sweep.trials_per_point", tpp,
+                              f"must be an integer in [1, {limits.MAX_TRIALS}], or "
+                              '"adaptive" (with target_halfwidth)')
     points = pos_int("points", None)
     levels = pos_int("levels", 4, lo=2)
     seed = sw.get("seed")
@@ -232,7 +273,8 @@ def _spec(path: str, raw: dict[str, Any], prov: Any) -> SweepSpec:
             raise ConfigError(src, where, spec, f"{key} is a switch: use values = [true, false]")
         params.append(Parameter(key, low=float(lo), high=float(hi), log=log))
     return SweepSpec(design=design, trials_per_point=tpp, parameters=tuple(params),
-                     points=points, seed=seed, crn=crn, levels=levels)
+                     points=points, seed=seed, crn=crn, levels=levels,
+                     target_halfwidth=target, max_trials_per_point=max_tpp)
 
 
 def problem(spec: SweepSpec) -> dict[str, Any]:

@@ -10,7 +10,7 @@ of its estimate. Because the probability that *any* of the K intervals of a quan
 misses is at most ``K * alpha / K = alpha`` (Bonferroni's inequality), and each
 Clopper-Pearson interval is exact-conservative, the interval reported at the stop covers
 the true probability with probability >= 95% whatever the stopping time, which may depend
-on this or any other quantity (Jennison & Turnbull 2000, ch. 2, on repeated confidence
+on this or any other quantity (Jennison & Turnbull 2000, ch. 9, on repeated confidence
 intervals). The guarantee is per quantity, not simultaneous over all of them.
 
 Pure functions of counts; nothing here runs trials.

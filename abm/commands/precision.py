@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..analysis.sequential import SequentialRule
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # the statistics (scipy) load only when a run asks for the rule:
+    from ..analysis.sequential import SequentialRule  # this module is imported at start
 
 __all__ = ["add_precision_options", "parse_precision", "precision_key", "trials_kwargs",
            "reproduce_trials", "precision_line"]

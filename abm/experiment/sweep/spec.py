@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from ... import limits
-from ...analysis.sequential import SequentialRule
 from ...errors import ConfigError, unknown
 from ...model.rng import BLOCK_SIZE, design_seed
 from ...scenario import Scenario, apply_override, build, load_raw
@@ -84,10 +83,13 @@ class SweepSpec:
     max_trials_per_point: int | None = None
 
     @property
-    def rule(self) -> SequentialRule | None:
-        """The stopping rule of an adaptive sweep (every point), None otherwise."""
+    def rule(self) -> Any:
+        """The stopping rule of an adaptive sweep (every point,
+        :class:`abm.analysis.sequential.SequentialRule`), None otherwise."""
         if self.trials_per_point != ADAPTIVE:
             return None
+        from ...analysis.sequential import SequentialRule
+
         return SequentialRule(self.target_halfwidth, self.max_trials_per_point,
                               limits.FIRST_LOOK)
 

@@ -232,6 +232,10 @@ def test_an_adaptive_sweep_stops_each_point_on_its_own(tmp_path):
             assert (row[f"{sid}.ci_low"], row[f"{sid}.ci_high"]) == clopper_pearson(
                 k, n, rule.level)
             assert halfwidth(k, n, rule.level) <= row["widest_halfwidth"] + 1e-15
+    from abm.commands.listing import list_results
+
+    (entry,) = list_results(tmp_path)   # abm ls: the most trials any point ran, and a note
+    assert entry["trials"] == a["trials_max"] and "adaptive" in entry["note"]
     # rounds, chunks and threads do not change the numbers
     d2, s2, _ = run_sweep(exp, out_dir=tmp_path / "b", executor=Executor("threads", 2))
     assert s2["outputs_sha256"] == summary["outputs_sha256"]

@@ -109,6 +109,10 @@ def _entry(d: Path, verify: bool) -> dict[str, Any]:
     trials = (m.get("trials") if kind != "sweep" else
               (m.get("sweep") or {}).get("trials_per_point",
                                          summary.get("trials_per_point")))
+    ad = summary.get("adaptive") if kind == "sweep" else None
+    if trials == "adaptive" and isinstance(ad, dict):  # points stopped on their own
+        trials = ad.get("trials_max")
+        notes.append(f"adaptive: {ad.get('trials_min')}-{trials} trials per point")
     created = m.get("finished")
     if not isinstance(created, str):
         try:

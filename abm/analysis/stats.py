@@ -230,7 +230,9 @@ def grouped_proportion(x: np.ndarray, level: float = 0.95) -> dict[str, Any]:
       posterior (``E s_b^2 = Var p(theta) + E p(1-p) / G``), floored at 0;
 
     and the mean ``p`` (the posterior-predictive probability) gets the t interval
-    ``p +/- t_{n_g - 1} s_b / sqrt(n_g)``, which carries both parts. Needs ``n_g >= 2``.
+    ``p +/- t_{n_g - 1} s_b / sqrt(n_g)``, which carries both parts, widened where needed
+    to the Wilson interval of the pooled trials (so that an outcome seen in no trial still
+    has an upper bound). Needs ``n_g >= 2``.
     Returns arrays (floats for 2-d ``x``): ``p``, ``ci_low``, ``ci_high``, ``se``,
     ``param_sd``, ``mc_sd``.
     """
@@ -242,7 +244,11 @@ def grouped_proportion(x: np.ndarray, level: float = 0.95) -> dict[str, Any]:
     s_w2 = (m * (1.0 - m)).mean(axis=0) * G / (G - 1)
     se = np.sqrt(s_b2 / n_g)
     half = float(stats.t.ppf(0.5 + level / 2, n_g - 1)) * se
-    out = {"p": p, "ci_low": np.clip(p - half, 0.0, 1.0), "ci_high": np.clip(p + half, 0.0, 1.0),
+    # never narrower than the Wilson interval of the pooled trials: where every group has
+    # the same mean (no event at all, say) the t interval is a single point
+    w_lo, w_hi = wilson(np.rint(p * n_g * G), n_g * G, level)
+    out = {"p": p, "ci_low": np.minimum(np.clip(p - half, 0.0, 1.0), w_lo),
+           "ci_high": np.maximum(np.clip(p + half, 0.0, 1.0), w_hi),
            "se": se, "param_sd": np.sqrt(np.maximum(s_b2 - s_w2 / G, 0.0)),
            "mc_sd": np.sqrt(s_w2)}
     return {k: float(v) if np.ndim(v) == 0 else v for k, v in out.items()}

@@ -238,7 +238,10 @@ def changed(scenario: Any, texts: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, text in texts.items():
         v = parse_value(text)
-        if v != current(scenario, key):
+        cur = current(scenario, key)
+        # unchanged if it reads as the page showed it (a derived stance has more digits
+        # than the page prints)
+        if v != cur and v != parse_value(value_text(cur)):
             out[key] = v
     return out
 
@@ -277,6 +280,11 @@ def build_scenario(base: Any, edits: dict[str, Any], *, trials: int | None = Non
         With source ``"page"``, the key, the value and what is allowed.
     """
     raw = copy.deepcopy(base.to_dict())
+    # a stance the rule derived is derived again from the edited covariates (as with
+    # `abm run --set`), unless the page sets it
+    for sid, attr in getattr(base, "derived", ()):
+        if f"states.{sid}.{attr}" not in edits:
+            next(s for s in raw["states"] if s["id"] == sid).pop(attr, None)
     for key, value in edits.items():
         _set(raw, key, value)
     if trials is not None:

@@ -88,7 +88,9 @@ def _posterior_lines(s: dict[str, Any]) -> list[str]:
     """Under a posterior: P(base) with the interval that carries parameter uncertainty,
     and the split of its variance (docs/forecasts.md)."""
     po = s["posterior"]
-    out = [f"Under posterior {po['calibration_id']} ({', '.join(po['keys'])}; "
+    keys = po["keys"]
+    shown = ", ".join(keys) if len(keys) <= 4 else f"{len(keys)} parameters"
+    out = [f"Under posterior {po['calibration_id']} ({shown}; "
            f"{po['groups']:,} draws of {po['group_trials']} trials): the intervals above are "
            "Monte Carlo only; this one includes parameter uncertainty (t interval on the "
            "mean of group means)."]

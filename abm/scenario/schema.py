@@ -168,7 +168,8 @@ class Spillover:
 class Dynamics:
     """``[dynamics]``: the behavioural parameters every scenario shares.
 
-    Defaults are the calibrated values of ``experiments/baseline_2021.toml``. The
+    Defaults are the hand fit that preceded calibration (the episode library runs with
+    them; ``experiments/baseline_2021.toml`` takes the calibrated posterior medians). The
     life-cycle keys (``negotiation_months``, ``notice_months``, ``cooling_months``) are
     whole numbers of months (kind ``"whole"``, stored as floats); their default 0 is the
     memoryless rule.

@@ -242,10 +242,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     months = (_positive_int("--months", limits.MAX_HORIZON)(args.months)
               if args.months is not None else None)
     sc = load_scenario(args.config, args.overrides)
-    save_paths = (_positive_int("--save-paths", limits.MAX_SAVE_PATHS)(args.save_paths)
-                  if args.save_paths is not None else 0)
 
-    from .experiment.paths import check_save_paths
     from .experiment.simulate import check_memory, check_months, simulate
     from .experiment.store import default_run_dir, read_run, run_id, write_run
     from .model.rng import fresh_seed
@@ -266,8 +263,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .commands.posterior import run_posterior
 
     post = run_posterior(args, sc, trials)
-    save_paths = check_save_paths(save_paths, trials, horizon, len(sc.states),
-                                  posterior=post is not None)
+    from .commands.paths import complete_existing, save_paths_option
+
+    save_paths = save_paths_option(args, trials, horizon, len(sc.states), post is not None)
     rid = run_id(resolved.sha256(), trials, seed, args.engine, horizon,
                  post.sha256 if post is not None else None, _precision.precision_key(rule))
     run_dir = Path(args.out) if args.out else default_run_dir(Path("results"), sc.name, rid)
@@ -288,17 +286,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                               "holds a different run; use --force to replace it or another --out")
         _note(args, f"found existing results for this run in {run_dir} (use --force to "
                     "recompute)")
-        from .commands.paths import add_missing_paths
-
-        added = save_paths and add_missing_paths(existing, resolved, seed, horizon, save_paths,
-                                                 lambda msg: _note(args, msg))
-        if not args.no_figures:
-            from .plots import FIGURE_NAMES, draw_run_dir
-
-            if added or not all((run_dir / "figures" / f).is_file() for f in FIGURE_NAMES):
-                draw_run_dir(run_dir)
-                _note(args, f"drew the {'' if added else 'missing '}figures in "
-                            f"{run_dir / 'figures'}")
+        complete_existing(args, existing, resolved, seed, horizon, save_paths,
+                          lambda msg: _note(args, msg))
         _emit(args, existing.summary, run_dir, existing.manifest)
         return EXIT_OK
 

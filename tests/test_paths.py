@@ -208,3 +208,14 @@ def test_fan_charts_overlay_the_first_paths():
     legend = [t.get_text() for f in (fig, *fig.subfigs) for leg in f.legends
               for t in leg.get_texts()]
     assert f"trials 0–{PATHS_SHOWN - 1}" in legend
+
+
+def test_paths_are_refused_under_a_posterior_for_now():
+    """Each group of trials of a posterior run has its own parameter set; the path
+    recorder runs the plain scenario, so it says no rather than give other numbers."""
+    cal = ROOT / "experiments" / "history" / "calibrated"
+    with pytest.raises(ConfigError, match="not saved for a run under a posterior"):
+        simulate(BASELINE, trials=200, seed=1, posterior=cal, save_paths=5)
+    r = abm("run", BASELINE, "--trials", "200", "--seed", "1", "--posterior", cal,
+            "--save-paths", "5")
+    assert r.returncode == 2 and "under a posterior" in r.stderr

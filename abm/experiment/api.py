@@ -92,8 +92,9 @@ def save_run(result: Any, path: str | Path | None = None, *,
     if figures is not None and not callable(figures):
         raise ConfigError("save", "figures", figures,
                           "pass the drawing function, abm.plots.draw_figures (None: no figures)")
+    post = getattr(result, "posterior", None)  # a run under a posterior: its own id
     rid = run_id(result.scenario.sha256(), result.trials, result.seed, result.engine,
-                 result.horizon)
+                 result.horizon, post["sha256"] if post else None)
     out = Path(path) if path is not None else default_run_dir(Path("results"),
                                                               result.scenario.name, rid)
     swap = check_destination(out, "manifest.json", replace)

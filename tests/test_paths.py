@@ -219,3 +219,13 @@ def test_paths_are_refused_under_a_posterior_for_now():
     r = abm("run", BASELINE, "--trials", "200", "--seed", "1", "--posterior", cal,
             "--save-paths", "5")
     assert r.returncode == 2 and "under a posterior" in r.stderr
+
+
+def test_an_adaptive_run_keeps_the_paths_of_the_trials_it_ran():
+    """With --target-halfwidth, N is checked against max_trials; a run that stops before N
+    trials keeps the paths of every trial it ran, and they end where those trials end."""
+    res = simulate(BASELINE, seed=3, target_halfwidth=0.05, max_trials=8000, save_paths=1500)
+    S = len(res.scenario.states)
+    n = min(1500, res.trials)
+    assert res.paths["trial"].max() + 1 == n
+    assert np.array_equal(cube(res.paths, "w", S)[:, -1], per_trial(res.table, "final_w", S, n))

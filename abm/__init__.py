@@ -7,6 +7,9 @@ driver, outcome, figure or executor goes, are described in ``docs/architecture.m
 >>> import abm
 >>> sc = abm.load_scenario("experiments/baseline_2021.toml")  # doctest: +SKIP
 >>> res = abm.simulate(sc, trials=2000, seed=1)                 # doctest: +SKIP
+>>> res.save("results/mine")                                    # doctest: +SKIP
+
+A walk through a notebook session: ``docs/python.md``.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ __all__ = [
     "ResultsError",
     "Scenario",
     "SimulationResult",
+    "SweepResult",
     "__version__",
     "load_scenario",
     "model_for_trial",
     "scenario_from_dict",
     "simulate",
+    "sweep",
 ]
 
 _LAZY = {"simulate": "experiment.simulate", "SimulationResult": "experiment.simulate",
-         "model_for_trial": "model.mesa_engine"}
+         "model_for_trial": "model.mesa_engine", "sweep": "experiment.sweep.result",
+         "SweepResult": "experiment.sweep.result"}
 
 
 def __getattr__(name: str) -> Any:

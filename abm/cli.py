@@ -143,6 +143,8 @@ def _parser() -> _Parser:
     r.add_argument("--json", action="store_true", help="print summary.json to stdout only")
     r.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
     r.add_argument("--no-figures", action="store_true", help="skip drawing figures")
+    r.add_argument("--save-paths", type=str, metavar="N", help="also write every month of "
+                   "the first N trials as paths.parquet")
 
     sw = sub.add_parser("sweep", help="run a parameter sweep / sensitivity design ([sweep] table)")
     sw.add_argument("config", help="experiment TOML file with a [sweep] table")
@@ -261,6 +263,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .commands.posterior import run_posterior
 
     post = run_posterior(args, sc, trials)
+    from .commands.paths import complete_existing, save_paths_option
+
+    save_paths = save_paths_option(args, trials, horizon, len(sc.states), post is not None)
     rid = run_id(resolved.sha256(), trials, seed, args.engine, horizon,
                  post.sha256 if post is not None else None, _precision.precision_key(rule))
     run_dir = Path(args.out) if args.out else default_run_dir(Path("results"), sc.name, rid)
@@ -281,12 +286,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                               "holds a different run; use --force to replace it or another --out")
         _note(args, f"found existing results for this run in {run_dir} (use --force to "
                     "recompute)")
-        if not args.no_figures:
-            from .plots import FIGURE_NAMES, draw_run_dir
-
-            if not all((run_dir / "figures" / f).is_file() for f in FIGURE_NAMES):
-                draw_run_dir(run_dir)
-                _note(args, f"drew the missing figures in {run_dir / 'figures'}")
+        complete_existing(args, existing, resolved, seed, horizon, save_paths,
+                          lambda msg: _note(args, msg))
         _emit(args, existing.summary, run_dir, existing.manifest)
         return EXIT_OK
 
@@ -298,7 +299,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         res = simulate(resolved, **_precision.trials_kwargs(rule, trials), seed=seed,
                        months=months, executor=executor, engine=args.engine,
-                       kernel=_kernel(args), progress=bar or False, posterior=post)
+                       kernel=_kernel(args), progress=bar or False, posterior=post,
+                       save_paths=save_paths)
     finally:
         if bar is not None:
             bar.close()
@@ -315,7 +317,7 @@ def _run_figures(res: Any):
         from .plots import decision_thresholds, draw_figures
 
         draw_figures(res.table, res.months, res.summary, tmp / "figures",
-                     thresholds=decision_thresholds(res.scenario))
+                     thresholds=decision_thresholds(res.scenario), paths=res.paths)
     return draw
 
 

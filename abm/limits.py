@@ -5,7 +5,8 @@ the docs read them from here, so a value accepted in one place is accepted every
 from __future__ import annotations
 
 __all__ = ["MAX_TRIALS", "MAX_HORIZON", "MAX_SEED", "MAX_WORKERS", "MAX_MONTHLY_INCIDENT_RATE",
-           "DEFAULT_TRIALS", "DEFAULT_HORIZON", "FIRST_LOOK", "DEFAULT_MAX_TRIALS", "describe"]
+           "DEFAULT_TRIALS", "DEFAULT_HORIZON", "FIRST_LOOK", "DEFAULT_MAX_TRIALS",
+           "MAX_SAVE_PATHS", "MAX_PATH_ROWS", "describe"]
 
 #: Trials in one run or per sweep point: [1, MAX_TRIALS].
 MAX_TRIALS = 10**9
@@ -18,6 +19,12 @@ MAX_WORKERS = 1024
 #: Largest Poisson mean (incidents per state-month) the core accepts; far above any
 #: plausible scenario, it keeps ``exp(-lambda)`` away from underflow.
 MAX_MONTHLY_INCIDENT_RATE = 500.0
+
+#: Trials whose month-by-month paths a run may save (``--save-paths N``): [1, MAX_SAVE_PATHS],
+#: and at most MAX_PATH_ROWS rows of ``paths.parquet`` (trials x (horizon + 1) x states;
+#: about 50 bytes a row in memory).
+MAX_SAVE_PATHS = 10_000
+MAX_PATH_ROWS = 10_000_000
 
 DEFAULT_TRIALS = 10_000
 DEFAULT_HORIZON = 36
@@ -36,4 +43,5 @@ def describe() -> dict[str, str]:
         "horizon_months": f"[1, {MAX_HORIZON}]",
         "seed": "[0, 2**128 - 1]",
         "workers": f"[1, {MAX_WORKERS}]",
+        "save_paths": f"[1, {MAX_SAVE_PATHS}] and at most {MAX_PATH_ROWS:,} rows",
     }

@@ -14,11 +14,13 @@ def test_all_is_pinned():
         "ResultsError",
         "Scenario",
         "SimulationResult",
+        "SweepResult",
         "__version__",
         "load_scenario",
         "model_for_trial",
         "scenario_from_dict",
         "simulate",
+        "sweep",
     ]
     for name in abm.__all__:
         assert getattr(abm, name) is not None

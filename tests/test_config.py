@@ -211,12 +211,13 @@ def test_error_names_the_file_that_holds_the_bad_key(tmp_path):
 
 def test_docs_generated_blocks_equal_the_code():
     """docs/model.md's key tables, top-level limits and outcome table, and docs/odd.md's
-    state variables, parameters, drivers, outcomes and initialisation, are generated from
-    the schema, abm.limits, the outcome record and the baseline; `make docs` rewrites them."""
+    state variables, parameters, drivers, outcomes and initialisation, and docs/python.md's
+    paths.parquet columns, are generated from the schema, abm.limits, the outcome record,
+    the paths declaration and the baseline; `make docs` rewrites them."""
     from tests.conftest import load_script
 
     tables = load_script("schema_tables")
-    assert set(tables.DOCUMENTS) == {"docs/model.md", "docs/odd.md"}
+    assert set(tables.DOCUMENTS) == {"docs/model.md", "docs/odd.md", "docs/python.md"}
     for doc in tables.DOCUMENTS:
         for name, body in tables.blocks(doc).items():
             assert tables.current(name, ROOT / doc) == body, \

@@ -110,3 +110,28 @@ def test_the_shipped_calibration_copy_is_intact():
     m = read_calibration(ROOT / "experiments" / "history" / "calibrated")
     assert m["name"] == "history" and "k2_eviction_2005" not in {
         e["name"] for e in m["episodes"]}
+
+
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
+
+
+def test_every_python_block_of_the_notebook_walkthrough_runs(tmp_path, monkeypatch):
+    """docs/python.md's code blocks run as written, in order, in one namespace, from a
+    directory that has the repository's experiments (its results go to tmp_path)."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").symlink_to(ROOT / "experiments")
+    blocks = PYTHON_BLOCK.findall((ROOT / "docs" / "python.md").read_text())
+    assert len(blocks) >= 10
+    namespace: dict = {"__name__": "__main__"}
+    for i, code in enumerate(blocks):
+        try:
+            exec(compile(code, f"docs/python.md block {i + 1}", "exec"), namespace)
+        except Exception as exc:  # name the block, not only the line
+            raise AssertionError(f"docs/python.md block {i + 1} fails: {exc!r}\n{code}") from exc
+    assert (tmp_path / "results" / "notebook" / "incentives" / "figures").is_dir()
+    assert (tmp_path / "results" / "notebook" / "sweep" / "points.parquet").is_file()
+    assert (tmp_path / "results" / "notebook" / "pak_paths.png").is_file()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -50,7 +50,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     run = read_run(path)
     scenario = run.manifest.get("scenario")
     paths = draw_figures(run.table(), run.months(), run.summary, run.path / "figures",
-                         thresholds=decision_thresholds(scenario) if scenario else None)
+                         thresholds=decision_thresholds(scenario) if scenario else None,
+                         paths=run.paths())
     for p in paths:
         print(p)
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +30,9 @@ from ..model.engines import chunk_task, engine_names
 from ..model.kernels import DEFAULT_KERNEL, kernel_version, releases_gil, resolve_kernel
 from ..model.outcomes import OUTCOMES, ChunkResult, outputs_sha256, trial_table
 from ..model.rng import BLOCK_SIZE, resolve_seed
-from ..scenario import Scenario, load_scenario
+from ..scenario import Scenario
 from .executors import Executor
+from .paths import check_save_paths, compute_paths
 
 __all__ = ["simulate", "SimulationResult", "ENGINES", "DEFAULT_CHUNK_TRIALS"]
 
@@ -67,6 +68,12 @@ class SimulationResult:
         The month kernel that ran (:mod:`abm.model.kernels`) and its version.
     executor : dict
         Where the chunks ran (:meth:`Executor.describe`).
+    paths : pandas.DataFrame or None
+        With ``save_paths=N``: every month of trials ``0 .. N-1``, one row per (trial,
+        month, state) (:func:`abm.model.paths.paths_table`); else None.
+    config, overrides
+        The scenario file run (None for a :class:`Scenario` given as such) and the
+        overrides applied to it, as ``KEY=VALUE`` strings; :meth:`save` records both.
     """
 
     scenario: Scenario
@@ -88,6 +95,17 @@ class SimulationResult:
     #: ``target_halfwidth`` runs: the rule, the target and why it stopped (summary's
     #: ``adaptive`` block); None for a plain run
     adaptive: dict[str, Any] | None = None
+    paths: pd.DataFrame | None = None
+    config: str | None = None
+    overrides: tuple[str, ...] = ()
+
+    def save(self, path: str | Path | None = None, *, figures: Callable[..., Any] | None = None,
+             replace: bool = False) -> Path:
+        """Write this run as a results directory, as ``abm run`` does (same files, same
+        run id); see :func:`abm.experiment.api.save_run`. Returns its path."""
+        from .api import save_run
+
+        return save_run(self, path, figures=figures, replace=replace)
 
     @property
     def trials(self) -> int:
@@ -152,6 +170,8 @@ def simulate(
     posterior: Any = None,
     target_halfwidth: float | None = None,
     max_trials: int | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    save_paths: int = 0,
 ) -> SimulationResult:
     """Run a scenario's Monte Carlo trials.
 
@@ -176,6 +196,16 @@ def simulate(
     kernel : {"compiled", "numpy"}, optional
         The month kernel (:mod:`abm.model.kernels`); default compiled. ``"numpy"`` is the
         reference implementation; both give the same numbers.
+    overrides : mapping or list of str, optional
+        Changes to the scenario by dotted key, as ``abm run --set`` makes them:
+        ``{"russia.pressure": 0.3, "states.UZB.legal_bar": 0.0}`` (Python values) or
+        ``["russia.pressure=0.3"]`` (TOML text). Recorded in ``result.overrides``.
+    save_paths : int
+        Also keep every month of trials ``0 .. save_paths - 1`` (``result.paths``); at
+        most :data:`abm.limits.MAX_SAVE_PATHS` and the number of trials. They are
+        recomputed after the run with the reference month step and are exactly the run's
+        own trials (:mod:`abm.experiment.paths`). With ``target_halfwidth``, N is checked
+        against ``max_trials`` and the paths are those of the first N trials that ran.
     engine : {"numpy", "mesa"}
         The vectorised core, or the Mesa agent model (same draws, same results).
     posterior : path or Posterior, optional
@@ -207,8 +237,10 @@ def simulate(
     >>> res = simulate("experiments/baseline_2021.toml", trials=2000, seed=1)  # doctest: +SKIP
     >>> res.summary["states"]["UZB"]["p_base"]  # doctest: +SKIP
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
+    from .api import apply_overrides
+
+    config = None if isinstance(scenario, Scenario) else str(scenario)
+    scenario, overrides = apply_overrides(scenario, overrides)
     rule = None
     if target_halfwidth is not None or max_trials is not None:
         from .adaptive import precision_rule
@@ -247,6 +279,10 @@ def simulate(
                               "cannot be combined with a posterior (--posterior); give "
                               "--trials")
         check_posterior_run(int(trials), engine)
+    save_paths = check_save_paths(
+        save_paths, int(trials), scenario.horizon_months if months is None else int(months),
+        len(scenario.states), source="save_paths",
+        posterior=post is not None)
 
     seed_in = scenario.seed if seed is None else seed
     root = resolve_seed(seed_in)
@@ -344,6 +380,10 @@ def simulate(
 
         finish_summary(result.summary, rule, per_trial, cm.ids, adaptive)
         result.adaptive = adaptive
+    result.config, result.overrides = config, tuple(overrides)
+    if save_paths:
+        result.paths = compute_paths(scenario, int(seed_used), cm.T,
+                                     min(save_paths, scenario.trials))
     return result
 
 

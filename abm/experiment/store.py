@@ -6,6 +6,7 @@ Layout of ``results/<name>/<run-id>/``::
     summary.json      the summary (see abm.analysis.summary.summarize) with outputs_sha256
     trials.parquet    one row per (trial, state)
     months.parquet    per (month, state) quantile bands, means, share hosting
+    paths.parquet     optional (--save-paths N): every month of trials 0 .. N-1
     figures/*.png     drawn from the three files above (abm plot re-draws them)
 
 A directory is written under a temporary name beside its destination and renamed at the
@@ -37,14 +38,18 @@ import pandas as pd
 from ..errors import ResultsError
 from ..model.outcomes import OUTPUTS_FORMAT
 from ..model.rng import BLOCK_SIZE, GROUP_SIZE
+from .paths import PATHS_FILE
 
 __all__ = ["run_id", "default_run_dir", "write_run", "read_run", "file_problems", "RunFiles",
            "MANIFEST_VERSION", "write_parquet", "write_json", "read_json", "sha256_file",
            "package_versions", "git_commit", "swap_in", "build_manifest", "atomic_dir",
-           "DATA_FILES"]
+           "DATA_FILES", "OPTIONAL_FILES", "add_paths"]
 
 MANIFEST_VERSION = 1
 DATA_FILES = ("summary.json", "trials.parquet", "months.parquet")
+#: Data files a run directory may also hold; listed in the manifest (with their sha256)
+#: when it does, and checked like the others.
+OPTIONAL_FILES = (PATHS_FILE,)
 
 
 def run_id(scenario_sha256: str, trials: int, seed: int, engine: str, horizon: int,
@@ -158,6 +163,7 @@ def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list
         "wall_seconds": round(result.wall_seconds, 3),
         "outputs_format": OUTPUTS_FORMAT,
         "outputs_sha256": result.summary["outputs_sha256"],
+        "save_paths": saved_paths(getattr(result, "paths", None)),
         "files": files,
         # under a posterior: {calibration_id, path, sha256, ...} (abm.experiment.posterior)
         **({"posterior": result.posterior} if getattr(result, "posterior", None) else {}),
@@ -165,6 +171,11 @@ def build_manifest(result: Any, *, rid: str, config: str | None, overrides: list
         # runs the same rule)
         **({"adaptive": result.adaptive} if getattr(result, "adaptive", None) else {}),
     }
+
+
+def saved_paths(paths: pd.DataFrame | None) -> int:
+    """How many trials' paths a paths table holds (0 for None)."""
+    return 0 if paths is None or paths.empty else int(paths["trial"].max()) + 1
 
 
 @contextlib.contextmanager
@@ -224,7 +235,11 @@ def write_run(result: Any, run_dir: Path, *, rid: str, config: str | None = None
         write_json(tmp / "summary.json", result.summary)
         write_parquet(result.table, tmp / "trials.parquet")
         result.months.to_parquet(tmp / "months.parquet", index=False, engine="pyarrow")
-        files = {f: sha256_file(tmp / f) for f in DATA_FILES}
+        names = DATA_FILES
+        if getattr(result, "paths", None) is not None:
+            write_parquet(result.paths, tmp / PATHS_FILE)
+            names += (PATHS_FILE,)
+        files = {f: sha256_file(tmp / f) for f in names}
         write_json(tmp / "manifest.json",
                    build_manifest(result, rid=rid, config=config, overrides=list(overrides),
                                   files=files))
@@ -287,6 +302,19 @@ class RunFiles:
     def months(self) -> pd.DataFrame:
         return _read_parquet(self.path / "months.parquet")
 
+    @property
+    def save_paths(self) -> int:
+        """Trials whose paths the directory holds (0: no paths.parquet)."""
+        files = self.manifest.get("files")
+        if not isinstance(files, dict) or PATHS_FILE not in files:
+            return 0
+        n = self.manifest.get("save_paths")
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+
+    def paths(self) -> pd.DataFrame | None:
+        """``paths.parquet`` (every month of the first trials), or None if not saved."""
+        return _read_parquet(self.path / PATHS_FILE) if self.save_paths else None
+
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow as pa
@@ -347,11 +375,38 @@ def read_run(run_dir: str | Path, verify: bool = True) -> RunFiles:
         raise ResultsError(f"{path}: no such results directory")
     manifest = read_json(path / "manifest.json")
     files = manifest.get("files")
-    problems = file_problems(path, files) if verify else []
-    if not isinstance(files, dict) or set(files) != set(DATA_FILES):
+    names = DATA_FILES + tuple(f for f in OPTIONAL_FILES if isinstance(files, dict)
+                               and f in files)
+    problems = file_problems(path, files, names) if verify else []
+    if not isinstance(files, dict) or set(files) != set(names):
         problems = [f"{path / 'manifest.json'}: files = {files!r}: expected sha256 of "
-                    f"{', '.join(DATA_FILES)}"]
+                    f"{', '.join(DATA_FILES)} (and {', '.join(OPTIONAL_FILES)} if saved)"]
     if problems:
         raise ResultsError(problems[0])
     summary = read_json(path / "summary.json")
     return RunFiles(path=path, manifest=manifest, summary=summary)
+
+
+def add_paths(run: RunFiles, paths: pd.DataFrame) -> Path:
+    """Add (or replace) ``paths.parquet`` in an existing results directory and list it in
+    the manifest, as missing figures are drawn into one.
+
+    The file is written under a temporary name and renamed; then the manifest is rewritten
+    the same way. Until the manifest is replaced the directory reads as it was (an unlisted
+    file is not read); the data files the manifest already lists are not touched.
+    """
+    path = run.path
+    tmp = path / f".tmp-{PATHS_FILE}-{os.getpid()}"
+    tmp_manifest = path / f".tmp-manifest.json-{os.getpid()}"
+    try:
+        write_parquet(paths, tmp)
+        manifest = {**run.manifest, "save_paths": saved_paths(paths),
+                    "files": {**run.manifest["files"], PATHS_FILE: sha256_file(tmp)}}
+        write_json(tmp_manifest, manifest)
+        os.replace(tmp, path / PATHS_FILE)
+        os.replace(tmp_manifest, path / "manifest.json")
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp_manifest.unlink(missing_ok=True)
+    run.manifest = manifest
+    return path / PATHS_FILE

@@ -43,6 +43,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator
 
 from ..errors import ResultsError
+from .paths import draw_path_lines, path_handle, path_lines, path_note
 from .run_outcomes import _fig_events, _fig_final_willingness, _fig_survival
 from .style import (
     _ANY_BAR_COLOUR,
@@ -102,6 +103,7 @@ def build_figures(
     *,
     state_names: Mapping[str, str] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    paths: pd.DataFrame | None = None,
 ) -> dict[str, Figure]:
     """The six figures of a run, as matplotlib figures keyed by file name.
 
@@ -125,6 +127,9 @@ def build_figures(
         Each state's decision threshold at the last month (see
         :func:`decision_thresholds`), marked on ``final_willingness.png``; none if
         omitted.
+    paths : pandas.DataFrame, optional
+        ``paths.parquet`` of the run (:mod:`abm.model.paths`): the fan charts then overlay
+        the first trials' paths as thin lines (:mod:`abm.plots.paths`).
 
     Returns
     -------
@@ -177,8 +182,8 @@ def build_figures(
     figures = {
         "p_base.png": _fig_p_base(ctx, summary),
         "survival.png": _fig_survival(ctx, summary, first_by_state),
-        "fan_willingness.png": _fig_fan(ctx, months_by_state, "w"),
-        "fan_support.png": _fig_fan(ctx, months_by_state, "p"),
+        "fan_willingness.png": _fig_fan(ctx, months_by_state, "w", paths),
+        "fan_support.png": _fig_fan(ctx, months_by_state, "p", paths),
         "final_willingness.png": _fig_final_willingness(ctx, summary, final_w_by_state,
                                                         thresholds),
         "events.png": _fig_events(ctx, summary),
@@ -194,12 +199,13 @@ def draw_figures(
     *,
     state_names: Mapping[str, str] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    paths: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write the six figures of a run as PNG files.
 
     Parameters
     ----------
-    table, months, summary, state_names, thresholds
+    table, months, summary, state_names, thresholds, paths
         As for :func:`build_figures`.
     out_dir : str or Path
         Directory for the PNG files; created if missing. Existing files of the same
@@ -222,7 +228,7 @@ def draw_figures(
     >>> draw_figures(res.table, res.months, res.summary, "figures")      # doctest: +SKIP
     """
     figures = build_figures(table, months, summary, state_names=state_names,
-                            thresholds=thresholds)
+                            thresholds=thresholds, paths=paths)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     footer = _run_footer(summary)
@@ -236,7 +242,8 @@ def draw_run_dir(run_dir: str | Path) -> list[Path]:
     ----------
     run_dir : str or Path
         A directory holding ``trials.parquet`` (the per-trial table), ``months.parquet``
-        (the per-month table) and ``summary.json``.
+        (the per-month table) and ``summary.json``; ``paths.parquet`` too if the run
+        saved paths (drawn over the fan charts).
 
     Returns
     -------
@@ -260,11 +267,13 @@ def draw_run_dir(run_dir: str | Path) -> list[Path]:
         months = pd.read_parquet(run_dir / "months.parquet", engine="pyarrow")
         with open(run_dir / "summary.json", encoding="utf-8") as fh:
             summary = json.load(fh)
+        paths = (pd.read_parquet(run_dir / "paths.parquet", engine="pyarrow")
+                 if (run_dir / "paths.parquet").is_file() else None)
     except (OSError, ValueError) as exc:  # ValueError covers JSON and Arrow decode errors
         raise ResultsError(f"{run_dir}: cannot read results: {exc}") from exc
     try:
         return draw_figures(table, months, summary, run_dir / "figures",
-                            thresholds=_manifest_thresholds(run_dir))
+                            thresholds=_manifest_thresholds(run_dir), paths=paths)
     except ValueError as exc:
         raise ResultsError(f"{run_dir}: {exc}") from exc
 
@@ -382,12 +391,14 @@ _FAN_TEXT = {
 
 
 def _fig_fan(ctx: _Context, months_by_state: Mapping[str, pd.DataFrame],
-             var: str) -> Figure:
+             var: str, paths: pd.DataFrame | None = None) -> Figure:
     H = ctx.horizon
     n = len(ctx.ids)
     title, ylabel = _FAN_TEXT[var]
     note = ("Bands: 5–95% and 25–75% of trials in each month (quantiles from 0.001-wide "
             "histograms);\nsolid line: median; dashed line: mean.")
+    lines = path_lines(paths, ctx.ids, var)
+    note += path_note(lines)
     fig, sub = _new_figure(ctx, title, note, height=_panel_height(n))
     axes = _small_multiples(sub, n)
     for ax, sid in zip(axes, ctx.ids, strict=True):
@@ -398,6 +409,7 @@ def _fig_fan(ctx: _Context, months_by_state: Mapping[str, pd.DataFrame],
         ax.fill_between(m, d[f"{var}_q25"], d[f"{var}_q75"], color=c, alpha=0.45, linewidth=0)
         ax.plot(m, d[f"{var}_q50"], color=c, linewidth=2)
         ax.plot(m, d[f"{var}_mean"], color=_ANY_COLOUR, linewidth=1.1, linestyle="--")
+        draw_path_lines(ax, lines, sid)
         if len(m) == 1:  # a single month draws no line: mark it
             ax.plot(m, d[f"{var}_q50"], "o", color=c)
         _month_axis(ax, H)
@@ -420,11 +432,13 @@ def _fig_fan(ctx: _Context, months_by_state: Mapping[str, pd.DataFrame],
     handles = [_state_swatch(colours, lambda c: Patch(facecolor=c, alpha=0.2, linewidth=0)),
                _state_swatch(colours, lambda c: Patch(facecolor=c, alpha=0.45, linewidth=0)),
                _state_swatch(colours, lambda c: Line2D([], [], color=c, linewidth=2)),
-               Line2D([], [], color=_ANY_COLOUR, linewidth=1.1, linestyle="--")]
+               Line2D([], [], color=_ANY_COLOUR, linewidth=1.1, linestyle="--"),
+               *path_handle(lines)]
     sub.legend(handles=handles, labels=["5–95% of trials", "25–75% of trials", "median",
-                                        "mean"], handler_map=_SWATCH_HANDLER,
-               loc="outside upper center", ncols=4, fontsize=_SMALL_SIZE, frameon=False,
-               handlelength=5)
+                                        "mean", *[h.get_label() for h in handles[4:]]],
+               handler_map=_SWATCH_HANDLER,
+               loc="outside upper center", ncols=len(handles), fontsize=_SMALL_SIZE,
+               frameon=False, handlelength=5)
     return fig
 
 

@@ -2,9 +2,17 @@
 validation. Imports nothing from the rest of the package but :mod:`abm.errors` and
 :mod:`abm.limits`."""
 
-from .load import Provenance, apply_override, load_raw, parse_override
+from .load import (
+    Provenance,
+    apply_override,
+    format_override,
+    load_raw,
+    overrides_as_text,
+    parse_override,
+)
 from .schema import SHOCK_VARIABLES, Scenario, Schedule, State
 from .validate import build, load_scenario, scenario_from_dict
 
 __all__ = ["Provenance", "SHOCK_VARIABLES", "Scenario", "Schedule", "State", "apply_override",
-           "build", "load_raw", "load_scenario", "parse_override", "scenario_from_dict"]
+           "build", "format_override", "load_raw", "load_scenario", "overrides_as_text",
+           "parse_override", "scenario_from_dict"]

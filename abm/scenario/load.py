@@ -22,7 +22,8 @@ from typing import Any
 from ..errors import ConfigError, display_path, unknown
 from .schema import EXTENSION_TABLES, ID_RE, NEW_STATE_REQUIRED, TABLE_CLASSES, TOP_KEYS, State
 
-__all__ = ["Provenance", "read_toml", "merge", "parse_override", "apply_override", "load_raw"]
+__all__ = ["Provenance", "read_toml", "merge", "parse_override", "format_override",
+           "overrides_as_text", "apply_override", "load_raw"]
 
 class Provenance:
     """Which file (or ``--set``) each dotted key came from, for error messages."""
@@ -182,6 +183,59 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
     return key, parsed
+
+
+def _toml_value(key: str, v: Any) -> str:
+    """``v`` as an inline TOML value on one line (what :func:`parse_override` reads)."""
+    import math
+
+    if type(v).__module__ == "numpy" and hasattr(v, "tolist"):  # numpy scalar or array
+        return _toml_value(key, v.tolist())
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        return ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+    if isinstance(v, str):
+        import json
+
+        return json.dumps(v)  # a JSON string is a TOML basic string
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(key, x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        import json
+
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(key, x)}"
+                               for k, x in v.items()) + "}"
+    raise ConfigError("overrides", key, v, "expected a number, bool, string, list or table")
+
+
+def format_override(key: str, value: Any) -> str:
+    """``KEY=VALUE`` with ``value`` written as TOML: the ``--set`` text that
+    :func:`parse_override` reads back as ``(key, value)``."""
+    if not isinstance(key, str):
+        raise ConfigError("overrides", str(key), value,
+                          "keys are dotted strings, e.g. 'russia.pressure'")
+    return f"{key}={_toml_value(key, value)}"
+
+
+def overrides_as_text(overrides: Mapping[str, Any] | Sequence[str] | None) -> list[str]:
+    """Overrides given as a ``{dotted key: value}`` mapping (Python values) or as
+    ``KEY=VALUE`` strings (as ``--set`` takes them), as ``KEY=VALUE`` strings."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [format_override(k, v) for k, v in overrides.items()]
+    if isinstance(overrides, str) or not isinstance(overrides, Sequence):
+        raise ConfigError("overrides", "overrides", overrides,
+                          "expected a mapping {dotted key: value} or a list of 'KEY=VALUE'")
+    bad = [o for o in overrides if not isinstance(o, str)]
+    if bad:
+        raise ConfigError("overrides", "overrides", bad[0], "expected 'KEY=VALUE' strings")
+    return list(overrides)
 
 
 def apply_override(raw: dict[str, Any], key: str, value: Any,

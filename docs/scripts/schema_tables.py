@@ -1,9 +1,10 @@
-"""The generated blocks of ``docs/model.md`` and ``docs/odd.md``, from the code.
+"""The generated blocks of ``docs/model.md``, ``docs/odd.md`` and ``docs/python.md``.
 
 The scenario schema is the metadata of the dataclass fields in ``abm/scenario/schema.py``;
 the outcome record is declared in ``abm/model/outcomes.py``; the limits are in
-``abm/limits.py``. This script prints them as Markdown tables. Each page holds each block
-between ``<!-- name:start -->`` and ``<!-- name:end -->``;
+``abm/limits.py``; the columns of ``paths.parquet`` in ``abm/model/paths.py``. This script
+prints them as Markdown tables. Each page holds each block between
+``<!-- name:start -->`` and ``<!-- name:end -->``;
 ``tests/test_config.py::test_docs_generated_blocks_equal_the_code`` checks that every
 block is equal to what this script generates, and ``make docs`` (``--write``) rewrites
 them. ``docs/odd.md`` (the ODD+D description) also takes its initialisation table from
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from abm import limits
 from abm.model.outcomes import outcomes_markdown
+from abm.model.paths import paths_markdown
 from abm.model.step import TrialState
 from abm.scenario import load_scenario
 from abm.scenario.schema import SHOCK_VARIABLES, Scenario, drivers, schema
@@ -249,6 +251,7 @@ def odd_blocks() -> dict[str, str]:
 DOCUMENTS: dict[str, Callable[[], dict[str, str]]] = {
     "docs/model.md": model_blocks,
     "docs/odd.md": odd_blocks,
+    "docs/python.md": lambda: {"paths": paths_markdown()},
 }
 
 

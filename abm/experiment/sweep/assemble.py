@@ -204,10 +204,13 @@ def sweep_sensitivity(exp: Experiment, points: pd.DataFrame) -> dict[str, Any]:
 
 def write_sweep(exp: Experiment, final: Path, summary: dict[str, Any], points: pd.DataFrame,
                 executor: Any, started: datetime, wall: float,
-                extra: Callable[..., None] | None = None, kernel: str | None = None) -> None:
-    """Write the sweep directory atomically (replacing a finished one at ``final``)."""
+                extra: Callable[..., None] | None = None, kernel: str | None = None,
+                sens: dict[str, Any] | None = None) -> None:
+    """Write the sweep directory atomically (replacing a finished one at ``final``);
+    ``sens``: the sensitivity indices if already computed (:func:`sweep_sensitivity`)."""
     with atomic_dir(final, replace=True) as tmp:
-        sens = sweep_sensitivity(exp, points)
+        if sens is None:
+            sens = sweep_sensitivity(exp, points)
         points.to_parquet(tmp / "points.parquet", index=False, engine="pyarrow")
         write_json(tmp / "summary.json", summary)
         write_json(tmp / "sensitivity.json", sens)

@@ -43,7 +43,8 @@ from .assemble import AGG_INT, assemble, read_finished, write_sweep
 from .rounds import run_rounds
 from .spec import Experiment
 
-__all__ = ["CHUNK_ROWS", "sweep_chunk", "plan_chunks", "SweepInterrupted", "run_sweep"]
+__all__ = ["CHUNK_ROWS", "sweep_chunk", "plan_chunks", "SweepInterrupted", "run_sweep",
+           "run_tasks"]
 
 #: Target rows (points x trials) per chunk of work.
 CHUNK_ROWS = 16 * BLOCK_SIZE
@@ -158,6 +159,43 @@ def _load_chunk(path: Path, expect: tuple[int, int, int, int], S: int
     return res if ok else None
 
 
+def run_tasks(exp: Experiment, tasks: list[tuple[int, int, int, int]], todo: list[int],
+              results: dict[int, dict[str, np.ndarray]], tpp: int, executor: Executor,
+              kernel: str, keep: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+              tick: Callable[[], None] | None = None, batch: list[Batch] | None = None
+              ) -> None:
+    """Run tasks ``todo`` (indices into ``tasks``, points ending at ``tpp`` trials) on
+    ``executor`` into ``results``: ``keep(i, result)`` (a checkpoint) and ``tick()`` as
+    each arrives. ``batch`` caches the stacked points across calls (rounds). On an
+    interrupt the executor is closed at once and ``KeyboardInterrupt`` propagates."""
+    if not todo:
+        return
+    batch = [] if batch is None else batch
+    if not batch:
+        cms = [compile_scenario(sc) for sc in (exp.scenarios or [
+            exp.point_scenario(i) for i in range(exp.n_points)])]
+        cms.append(compile_scenario(exp.base))
+        batch.append(stack(cms))
+    bt = batch[0]
+    root = resolve_seed(exp.seed)
+    args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy, root.spawn_key,
+             tasks[i][0], tasks[i][2], tasks[i][3], tpp, exp.spec.crn, kernel) for i in todo]
+    stream = executor.map(sweep_chunk, args)
+    try:
+        for j, res in stream:
+            i = todo[j]
+            if keep is not None:
+                keep(i, res)
+            results[i] = res
+            if tick is not None:
+                tick()
+    except KeyboardInterrupt:
+        # close the pool now (drop queued chunks) rather than when the generator is
+        # collected, which at interpreter exit would run every queued chunk first
+        stream.close()
+        raise
+
+
 def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executor | None = None,
               resume: bool = False, force: bool = False,
               progress: Callable[[int, int], None] | None = None,
@@ -235,31 +273,21 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
                 else:
                     todo.append(i)
             if todo:
-                if not batch:
-                    cms = [compile_scenario(sc) for sc in (exp.scenarios or [
-                        exp.point_scenario(i) for i in range(exp.n_points)])]
-                    cms.append(compile_scenario(exp.base))
-                    batch.append(stack(cms))
-                bt = batch[0]
-                root = resolve_seed(exp.seed)
-                args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy,
-                         root.spawn_key, tasks[i][0], tasks[i][2], tasks[i][3], tpp,
-                         exp.spec.crn, kernel) for i in todo]
-                done = len(results)
-                stream = executor.map(sweep_chunk, args)
+                def keep(i: int, res: dict[str, np.ndarray]) -> None:
+                    t = tasks[i]
+                    _save_chunk(chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz", res)
+
+                done = [len(results)]
+
+                def tick() -> None:
+                    done[0] += 1
+                    if progress:
+                        progress(before[0] + done[0], before[0] + len(tasks))
+
                 try:
-                    for j, res in stream:
-                        i = todo[j]
-                        t = tasks[i]
-                        _save_chunk(chunks_dir / f"chunk-{t[0]:06d}-{t[2]:06d}.npz", res)
-                        results[i] = res
-                        done += 1
-                        if progress:
-                            progress(before[0] + done, before[0] + len(tasks))
+                    run_tasks(exp, tasks, todo, results, tpp, executor, kernel, keep, tick,
+                              batch)
                 except KeyboardInterrupt as exc:
-                    # close the pool now (drop queued chunks) rather than when the generator
-                    # is collected, which at interpreter exit would run every queued chunk
-                    stream.close()
                     raise SweepInterrupted(
                         f"interrupted: {before[0] + len(results)} of {before[0] + len(tasks)}"
                         f" chunks are checkpointed in {chunks_dir}; run the same command "

@@ -9,7 +9,11 @@ import pytest
 from abm.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = ROOT / "experiments" / "baseline_2021.toml"
+#: The scenario most tests run: the 2021 baseline as it was hand-fitted, with typed stances
+#: (frozen, so that a new calibration of experiments/baseline_2021.toml does not move the
+#: regression pins); tests of the shipped file use SHIPPED_BASELINE.
+BASELINE = ROOT / "tests" / "data" / "baseline_2021_handfit.toml"
+SHIPPED_BASELINE = ROOT / "experiments" / "baseline_2021.toml"
 
 
 def quiet_dynamics(**over):

@@ -15,7 +15,7 @@ from abm.errors import ConfigError
 from abm.experiment.episodes import HISTORY_FILES, compare, history_files, validate_history
 from abm.scenario import load_scenario
 from abm.scenario.schema import Pattern
-from tests.conftest import BASELINE, ROOT
+from tests.conftest import BASELINE, ROOT, SHIPPED_BASELINE
 
 EXPERIMENTS = ROOT / "experiments"
 COUNTERFACTUALS = ("no_russian_pressure", "spillover_surge", "russia_distracted",
@@ -23,7 +23,7 @@ COUNTERFACTUALS = ("no_russian_pressure", "spillover_surge", "russia_distracted"
 
 
 def test_every_episode_and_counterfactual_shares_the_baseline_dynamics():
-    base = load_scenario(BASELINE)
+    base = load_scenario(SHIPPED_BASELINE)
     names = ("opening_2001", *COUNTERFACTUALS)
     for name in names:
         path = EXPERIMENTS / f"{name}.toml"
@@ -34,18 +34,32 @@ def test_every_episode_and_counterfactual_shares_the_baseline_dynamics():
         assert path.read_text().startswith("# "), f"{name}: no opening comment block"
 
 
-def test_recorded_outcome_is_the_most_likely_for_every_state_in_both_episodes():
-    """The check of issue 8. 4,000 trials: the Wilson interval's lower end must clear 1/2,
-    so "most likely" holds beyond Monte Carlo error, not just in the point estimate."""
+#: The verdicts docs/validation.md reports for the two scenario files under the calibrated
+#: values: every record most likely except Pakistan 2021 (the calibrated model's clearest
+#: failure, reported, not patched). A change here must update the docs.
+DOCUMENTED = {("opening_2001", sid): "yes" for sid in ("KAZ", "KGZ", "TJK", "UZB", "TKM",
+                                                       "PAK")}
+DOCUMENTED |= {("baseline_2021", sid): "yes" for sid in ("KAZ", "KGZ", "TJK", "UZB", "TKM")}
+DOCUMENTED[("baseline_2021", "PAK")] = "NO"
+
+
+def test_recorded_outcomes_of_the_two_scenario_files_are_as_documented():
+    """4,000 trials: "most likely" is judged by the Wilson interval (beyond Monte Carlo
+    error), and every verdict is the one docs/validation.md reports."""
     rows, _ = validate_history([ROOT / p for p in HISTORY_FILES], trials=4000)
     assert {r.scenario for r in rows} == {"opening_2001", "baseline_2021"}
     assert len(rows) == 12
-    for r in rows:
-        assert r.ci_low > 0.5, r
+    assert {(r.scenario, r.state): r.verdict for r in rows} == DOCUMENTED
     recorded = {(r.scenario, r.state): r.recorded for r in rows}
     assert recorded[("opening_2001", "UZB")] and recorded[("opening_2001", "KGZ")]
     assert recorded[("opening_2001", "PAK")] and not recorded[("opening_2001", "TKM")]
     assert not any(v for (sc, _), v in recorded.items() if sc == "baseline_2021")
+
+
+def test_the_hand_fitted_baseline_still_reproduces_2021():
+    """The frozen hand fit (typed stances) keeps its old check: no new base most likely."""
+    rows, _ = validate_history([BASELINE], trials=4000)
+    assert all(r.ci_low > 0.5 for r in rows), rows
 
 
 def test_paired_difference_closed_form():
@@ -59,13 +73,20 @@ def test_paired_difference_closed_form():
 
 
 def test_counterfactuals_move_the_states_they_should():
-    cmp = compare(BASELINE, [EXPERIMENTS / "uzbek_bar_repealed.toml",
-                             EXPERIMENTS / "csto_rule_lifted.toml"], trials=4000, seed=8)
+    """Repealing the Uzbek bar raises Uzbekistan's chance (the bar enters the threshold and,
+    through the stance rule, the starting stance); lifting the consent rule frees willing
+    CSTO members only. At the calibrated medians no CSTO member is willing in 2021, so the
+    rule is tested with Kazakhstan and Kyrgyzstan made willing on both sides."""
+    cmp = compare(SHIPPED_BASELINE, [EXPERIMENTS / "uzbek_bar_repealed.toml"], trials=4000,
+                  seed=8)
     rows = {(r["scenario"], r["state"]): r for r in cmp["rows"]}
-    uzb = rows[("uzbek_bar_repealed", "UZB")]
-    assert uzb["ci_low"] > 0.05  # repealing the bar clearly raises Uzbekistan's chance
-    tkm = rows[("uzbek_bar_repealed", "TKM")]
-    assert tkm["delta"] == 0.0
+    assert rows[("uzbek_bar_repealed", "UZB")]["ci_low"] > 0.05
+    assert rows[("uzbek_bar_repealed", "TKM")]["delta"] == 0.0
+    willing = ["states.KAZ.willingness=0.7", "states.KGZ.willingness=0.7"]
+    cmp = compare(load_scenario(SHIPPED_BASELINE, willing),
+                  [load_scenario(EXPERIMENTS / "csto_rule_lifted.toml", willing)],
+                  trials=4000, seed=8)
+    rows = {(r["scenario"], r["state"]): r for r in cmp["rows"]}
     for sid in ("KAZ", "KGZ"):
         assert rows[("csto_rule_lifted", sid)]["ci_low"] > 0.0  # the rule binds members
     for sid in ("UZB", "TKM", "PAK"):  # non-members: the rule cannot matter to them
@@ -86,9 +107,11 @@ def test_validate_history_command(tmp_path):
     r = subprocess.run([sys.executable, "-m", "abm", "validate-history", "--trials", "2000",
                         "--figure", str(fig), *HISTORY_FILES], cwd=ROOT, capture_output=True,
                        text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    # exit 1: an in-sample pattern is judged NO (Pakistan 2021 under the calibrated values,
+    # docs/validation.md); the table and the figure are written all the same
+    assert r.returncode == 1, r.stderr
     assert "| opening_2001 | UZB | base by month 5 |" in r.stdout
-    assert "no in-sample recorded pattern is judged NO" in r.stdout
+    assert "not the most likely one for: baseline_2021/PAK no base" in r.stderr
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -110,7 +133,8 @@ def test_library_episodes_load_share_dynamics_and_use_the_rule():
     names = {f.stem for f in files}
     assert {"opening_2001", "long_run_2002_2011", "shamsi_2011", "manas_2013_2014",
             "refusals_2021", "k2_eviction_2005"} <= names
-    base = load_scenario(BASELINE)
+    base = load_scenario(BASELINE)  # the hand fit: the schema's defaults
+    assert base.dynamics == type(base.dynamics)()
     for f in files:
         sc = load_scenario(f)
         assert sc.stances.rule, f

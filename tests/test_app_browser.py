@@ -23,7 +23,8 @@ import pytest
 
 import abm
 from abm.app import logic as L
-from tests.conftest import BASELINE, ROOT
+from tests.conftest import ROOT
+from tests.conftest import SHIPPED_BASELINE as BASELINE  # what the app serves: experiments/
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WAIT = 240  # seconds: a loaded 2-core machine runs two simulations per change

@@ -251,7 +251,8 @@ def run_smc(cal: Calibration, simulate: SimulateFn, done: list[Generation], *,
                 nxt = next_epsilon(gens[-1], m.trials_per_particle, m.ess_fraction)
                 share = ess_at(gens[-1], eps - 1, m.trials_per_particle) / len(gens[-1].w)
                 if nxt == eps:
-                    return gens, (f"tolerance stalled at {eps} for {same} generations: "
+                    return gens, (f"tolerance stalled at {eps} for {same} generation"
+                                  f"{'s' if same != 1 else ''}: "
                                   f"lowering it to {eps - 1} would leave an ESS of "
                                   f"{share:.1%} of the population (below "
                                   f"{MIN_ESS_SHARE:.0%}); the posterior is the ABC "

@@ -95,11 +95,12 @@ def test_run_equals_simulate_and_the_paired_difference_equals_compare(base):
     assert surv[-1] == pytest.approx(1 - uzb["p_base"])
 
 
-def test_saved_scenario_extends_the_original_and_reproduces(base, tmp_path):
+def test_saved_scenario_extends_the_original_and_reproduces(tmp_path):
     # the saved file sits beside a copy of the experiments, so `extends` is relative
     for f in ("baseline_2021.toml",):
         (tmp_path / f).write_text((ROOT / "experiments" / f).read_text())
     original = tmp_path / "baseline_2021.toml"
+    base = abm.load_scenario(original)  # the shipped baseline: its stances from the rule
     edits = {"us.incentives": 0.9, "csto.consent_rule": False, "states.KGZ.willingness": 0.5}
     sc = L.build_scenario(base, edits, trials=1500, seed=11)
     out = L.save_scenario(tmp_path / "mine.toml", original, sc, edits, name="mine")

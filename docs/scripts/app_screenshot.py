@@ -77,6 +77,8 @@ def main() -> int:
             typed(d, "abm-seed", "7")
             idle(d)
             typed(d, "abm-input-states.UZB.legal_bar", "0")
+            until(d, lambda d: "changed: states.UZB.legal_bar" in d.find_element(
+                By.TAG_NAME, "body").text)
             idle(d)
             d.execute_script("window.scrollTo(0, 0); document.querySelectorAll('*')"
                              ".forEach(e => { if (e.scrollTop) e.scrollTop = 0; });")

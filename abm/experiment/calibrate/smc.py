@@ -20,8 +20,9 @@ target invariant: a Gaussian random walk on the priors' working scales with cova
 (pseudo-marginal: a particle keeps the estimate it was accepted with). Steps repeat until
 ``move_target`` of the particles have moved or ``max_moves`` steps are done. After the
 tolerance reaches 0, ``final_generations`` generations of moves at 0 follow; if it stalls
-above 0 for ``1 + final_generations`` generations, the run stops there and says so (the
-posterior is then the ABC approximation at that tolerance).
+above 0 (a generation after the one that reached it cannot lower it), ``final_generations``
+more follow and the run stops there and says so (the posterior is then the ABC
+approximation at that tolerance).
 
 Everything is deterministic given the seed: the proposals and acceptance draws of step
 ``r`` of generation ``t`` come from their own stream, and the simulations of batch ``b``
@@ -247,7 +248,9 @@ def run_smc(cal: Calibration, simulate: SimulateFn, done: list[Generation], *,
                 if g.epsilon != eps:
                     break
                 same += 1
-            if eps not in (None, 0) and same >= 1 + m.final_generations:
+            # stalled: the first generation at eps reached it, the next could not lower it;
+            # then final_generations more, as at tolerance 0
+            if eps not in (None, 0) and same >= 2 + m.final_generations:
                 nxt = next_epsilon(gens[-1], m.trials_per_particle, m.ess_fraction)
                 share = ess_at(gens[-1], eps - 1, m.trials_per_particle) / len(gens[-1].w)
                 if nxt == eps:

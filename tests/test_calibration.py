@@ -306,6 +306,8 @@ BAD = [
      r"unknown calibration parameter"),
     ('"dynamics.decision_width" = {dist = "loguniform", low = 0.0, high = 0.5}',
      r"must be > 0 for a loguniform prior|must lie inside"),
+    ('"dynamics.threshold" = {dist = ["uniform"], low = 0.4, high = 0.6}',
+     r"\.dist = \['uniform'\]: unknown prior"),
 ]
 
 
@@ -350,6 +352,8 @@ def test_bad_prior(prior, pattern, tmp_path, capsys, monkeypatch):
     ('["opening_2001.toml", "opening_2001.toml"]', r"lists an episode twice"),
     ('[]', r"must be a non-empty list"),
     ('["cal.toml"]', r"unknown episode"),
+    ('["opening_2001.toml", "./opening_2001.toml"]', r"no directories"),
+    ('["../lib/opening_2001.toml"]', r"no directories"),
 ])
 def test_bad_episodes(episodes, pattern, tmp_path, capsys, monkeypatch):
     path = _write_cal(tmp_path, episodes=episodes)
@@ -371,6 +375,9 @@ def test_bad_method(method, pattern, tmp_path, capsys, monkeypatch):
 
 def test_bad_leave_out_and_missing_file(tmp_path, capsys, monkeypatch):
     path = _write_cal(tmp_path)
+    line = _one_line_exit_2(["calibrate", str(path), "--leave-out", "opening_2001"], capsys,
+                            tmp_path, monkeypatch)
+    assert "would leave no episode to fit" in line
     line = _one_line_exit_2(["calibrate", str(path), "--leave-out", "shamsi_2011"], capsys,
                             tmp_path, monkeypatch)
     assert "--leave-out" in line and "unknown episode of this calibration" in line
@@ -394,6 +401,23 @@ def test_shipped_calibration_file_is_valid_and_never_fits_the_out_of_sample_epis
     assert fixed["manas_2013_2014"] == ("dynamics.notice_months",)
     assert fixed["opening_2001"] == ()
     load_calibration(SHIPPED, quick=True)  # the quick settings are valid too
+
+
+def test_keys_set_by_an_extended_file_are_not_episode_facts(tmp_path):
+    """Only the episode's own file makes a key a fact of the episode: a scenario that
+    extends one setting [dynamics] has none kept (else nothing would be fitted)."""
+    from abm.experiment.calibrate.spec import read_episode
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "parent.toml").write_text((LIBRARY / "opening_2001.toml").read_text()
+                                     + "\n[dynamics]\nthreshold = 0.5\n")
+    (lib / "base").mkdir()
+    (lib / "base" / "common.toml").write_text((LIBRARY / "base" / "common.toml").read_text())
+    (lib / "child.toml").write_text('extends = "parent.toml"\nname = "child"\n')
+    keys = ["dynamics.threshold", "dynamics.decision_width"]
+    assert read_episode(lib / "parent.toml", keys).fixed == ("dynamics.threshold",)
+    assert read_episode(lib / "child.toml", keys).fixed == ()
 
 
 def test_history_files_skip_the_calibration_file():

@@ -21,8 +21,8 @@ target invariant: a Gaussian random walk on the priors' working scales with cova
 ``move_target`` of the particles have moved or ``max_moves`` steps are done. After the
 tolerance reaches 0, ``final_generations`` generations of moves at 0 follow; if it stalls
 above 0 (a generation after the one that reached it cannot lower it), ``final_generations``
-more follow and the run stops there and says so (the posterior is then the ABC
-approximation at that tolerance).
+more follow and, if it still cannot be lowered, the run stops there and says so (the
+posterior is then the ABC approximation at that tolerance).
 
 Everything is deterministic given the seed: the proposals and acceptance draws of step
 ``r`` of generation ``t`` come from their own stream, and the simulations of batch ``b``

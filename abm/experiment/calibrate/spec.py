@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from ... import limits
 from ...errors import ConfigError, display_path, unknown
@@ -146,8 +146,11 @@ class Prior:
         with np.errstate(divide="ignore"):
             if not self.bounded:
                 return self._truncnorm().logpdf(u)
-            y = _sigmoid(u)
-            return (self._unit().logpdf(y) - np.logaddexp(0.0, u) - np.logaddexp(0.0, -u))
+            if self.dist == "beta":  # exactly, without forming y (y^(a-1) at y = 0 or 1)
+                a, b = self.args["a"], self.args["b"]
+                return (-a * np.logaddexp(0.0, -u) - b * np.logaddexp(0.0, u)
+                        - special.betaln(a, b))
+            return -np.logaddexp(0.0, u) - np.logaddexp(0.0, -u)
 
     def natural(self, u: np.ndarray) -> np.ndarray:
         if not self.bounded:
@@ -256,7 +259,7 @@ def _prior(src: str, key: str, spec: Any) -> Prior:
         raise ConfigError(src, where, spec, 'must be a table such as {dist = "uniform", '
                           "low = 0.0, high = 0.5}")
     dist = spec.get("dist")
-    if dist not in DISTS:
+    if not isinstance(dist, str) or dist not in DISTS:
         raise ConfigError(src, f"{where}.dist", dist, unknown(str(dist), list(DISTS),
                                                               what="prior"))
     names = DISTS[dist] + (("low", "high") if dist in ("normal", "beta") else ())
@@ -331,9 +334,11 @@ def read_episode(path: Path, keys: list[str]) -> Episode | None:
     pats = legacy_patterns(sc.record, sc.horizon_months) + sc.patterns
     if not pats:
         return None
+    # a fact of the episode: a calibrated key its own file sets (not a file it extends)
     fixed = tuple(k for k in keys
                   if isinstance(raw.get(k.split(".")[0]), dict)
-                  and k.split(".")[1] in raw[k.split(".")[0]])
+                  and k.split(".")[1] in raw[k.split(".")[0]]
+                  and prov.by_key.get(k) == prov.default)
     return Episode(path.stem, path, sc, raw, prov, tuple(pats), fixed)
 
 
@@ -342,6 +347,10 @@ def _episode(src: str, folder: Path, j: int, name: Any, keys: list[str]) -> Epis
     library = sorted(p.name for p in folder.glob("*.toml") if not is_calibration_file(p))
     if not isinstance(name, str) or not name:
         raise ConfigError(src, where, name, "must be an episode file name, one of "
+                          + ", ".join(library))
+    if any(c in name for c in "/\\") or name.startswith("."):
+        raise ConfigError(src, where, name, "must be the file name of an episode in "
+                          f"{display_path(folder)} (no directories), one of "
                           + ", ".join(library))
     path = folder / name
     if not path.is_file() or is_calibration_file(path):
@@ -420,6 +429,9 @@ def load_calibration(path: str | Path, *, quick: bool = False,
                               unknown(stem, names, what="episode of this calibration"))
         left = [e for e in episodes if e.name == stem]
         episodes = [e for e in episodes if e.name != stem]
+        if not episodes:
+            raise ConfigError("--leave-out", "leave-out", leave_out,
+                              "would leave no episode to fit; list more episodes in the file")
     method = _method(src, "method", cal.get("method"), Method())
     if quick:
         method = _method(src, "quick", cal.get("quick"), QUICK)

@@ -582,8 +582,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    try:  # building the parser imports; a Ctrl-C then must not be a traceback either
+        args = _parser().parse_args(argv)
+    except KeyboardInterrupt as exc:
+        words = sys.argv[1:] if argv is None else argv
+        args = argparse.Namespace(command=next((w for w in words if not w.startswith("-")),
+                                               "") or "")
+        return _interrupted(args, exc)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -593,12 +598,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"abm {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        # a run writes its directory under a temporary name, removed on the way out
-        done = ("; nothing was written" if args.command in ("run", "validate", "show", "discover")
-                else "")
-        print(f"abm {args.command}: {what}{done}", file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
+        return _interrupted(args, exc)
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the last line of defence: exit 1, one line, no traceback
@@ -607,6 +607,15 @@ def _main(argv: list[str] | None) -> int:
         print(f"abm {args.command}: internal error: {type(exc).__name__}: "
               f"{_one_line(str(exc))} (set ABM_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_FAIL
+
+
+def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
+    what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    # a run writes its directory under a temporary name, removed on the way out
+    done = ("; nothing was written" if args.command in ("run", "validate", "show", "discover")
+            else "")
+    print(f"abm {args.command}: {what}{done}", file=sys.stderr)
+    return 143 if isinstance(exc, Terminated) else 130
 
 
 def entry() -> NoReturn:

@@ -303,3 +303,16 @@ def test_bad_places_and_whole_months_exit_2_with_one_line(tmp_path):
         r = abm("validate", BASELINE, "--set", f"dynamics.notice_months={v}")
         assert r.returncode == 2 and r.stderr.count("\n") == 1
         assert "must be a whole number of months in [0, 24]" in r.stderr, r.stderr
+
+
+def test_ctrl_c_while_the_parser_is_built_is_one_line(capsys):
+    """Building the parser imports modules; a Ctrl-C landing then (after main() installed
+    its handlers) gives the command's one line and 130, not a traceback."""
+    from unittest import mock
+
+    from abm import cli
+
+    with mock.patch.object(cli, "_parser", side_effect=KeyboardInterrupt):
+        assert cli.main(["run", "experiments/baseline_2021.toml"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["abm run: interrupted; nothing was written"]

@@ -31,18 +31,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _int_text(text: str) -> int | None:
-    """An integer typed on the command line: ``1000``, ``1_000`` or ``1e9`` (a float
-    notation that is a whole number); ``None`` if it is not one."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        x = float(text)
-    except ValueError:
-        return None
-    return int(x) if x.is_integer() and abs(x) < 2**63 else None
+#: An integer typed on the command line (``1000``, ``1_000``, ``1e9``), else ``None``.
+_int_text = _precision.int_text
 
 
 def _positive_int(flag: str, hi: int | None = None):

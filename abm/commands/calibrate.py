@@ -110,11 +110,9 @@ def format_calibration(summary: dict[str, Any], path: str) -> str:
 
 
 def is_calibration_dir(path: str | Path) -> bool:
-    m = Path(path) / "manifest.json"
-    try:
-        return m.is_file() and json.loads(m.read_text()).get("kind") == "calibration"
-    except (OSError, ValueError):
-        return False
+    from ..experiment.store import manifest_kind
+
+    return manifest_kind(path) == "calibration"
 
 
 def show_calibration(path: Path, as_json: bool) -> int:

@@ -216,11 +216,9 @@ def _check_replaceable(path: Path) -> None:
 
 
 def is_discovery_dir(path: str | Path) -> bool:
-    try:
-        m = json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(m, dict) and m.get("kind") == "discovery"
+    from ..experiment.store import manifest_kind
+
+    return manifest_kind(path) == "discovery"
 
 
 def read_discovery(path: Path) -> dict[str, Any]:

@@ -51,9 +51,10 @@ def parse_precision(args: argparse.Namespace) -> SequentialRule | None:
     return precision_rule(h, n)
 
 
-def _whole(text: str) -> Any:
-    """``1000``, ``1_000`` or ``1e6`` as an int; the text itself if it is not a whole
-    number (the error message then shows it)."""
+def int_text(text: str) -> int | None:
+    """An integer typed on the command line: ``1000``, ``1_000`` or ``1e9`` (a float
+    notation that is a whole number); ``None`` if it is not one. (``abm.cli`` reads every
+    count option with it.)"""
     try:
         return int(text)
     except ValueError:
@@ -61,8 +62,15 @@ def _whole(text: str) -> Any:
     try:
         x = float(text)
     except ValueError:
-        return text
-    return int(x) if x.is_integer() and abs(x) < 2**63 else text
+        return None
+    return int(x) if x.is_integer() and abs(x) < 2**63 else None
+
+
+def _whole(text: str) -> Any:
+    """:func:`int_text`, or the text itself if it is not a whole number (the error message
+    then shows it)."""
+    v = int_text(text)
+    return text if v is None else v
 
 
 def precision_key(rule: SequentialRule | None) -> dict[str, Any] | None:

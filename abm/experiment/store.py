@@ -410,3 +410,39 @@ def add_paths(run: RunFiles, paths: pd.DataFrame) -> Path:
         tmp_manifest.unlink(missing_ok=True)
     run.manifest = manifest
     return path / PATHS_FILE
+
+
+def lock_work_dir(path: Path, what: str) -> Any:
+    """Hold an exclusive lock on ``path`` (a file in a sweep's or calibration's ``.partial``
+    directory) for as long as the returned handle is open; if another process holds it,
+    :class:`ResultsError` naming ``what`` ("sweep", "calibration")."""
+    import fcntl
+
+    fh = open(path, "a+")  # noqa: SIM115 - held until the caller closes it
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise ResultsError(f"{path.parent}: another process is running this {what} "
+                           "(lock held); wait for it or use another --out") from None
+    return fh
+
+
+def save_npz(path: Path, **arrays: Any) -> None:
+    """A checkpoint written atomically: ``np.savez`` to a temporary name, then renamed."""
+    import numpy as np
+
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def manifest_kind(folder: str | Path) -> str | None:
+    """The ``kind`` a directory's ``manifest.json`` records, or ``None`` (no manifest, not
+    a JSON object, or no kind): how ``abm show``/``plot``/``ls`` tell directories apart."""
+    try:
+        m = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return m.get("kind") if isinstance(m, dict) else None

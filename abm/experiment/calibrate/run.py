@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -34,8 +33,10 @@ from ..store import (
     atomic_dir,
     file_problems,
     git_commit,
+    lock_work_dir,
     package_versions,
     read_json,
+    save_npz,
     sha256_file,
     write_json,
 )
@@ -70,14 +71,11 @@ def calib_task(episodes: tuple[Episode, ...], priors: Any, X: np.ndarray, seed: 
 
 
 def _save_generation(folder: Path, g: Generation) -> None:
-    path = folder / f"gen-{g.t:03d}.npz"
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     meta = {**g.diagnostics(), "acceptance_per_move": g.acceptance, "moved": g.moved,
             "ess_reweighted": g.ess_reweighted, "wall_seconds": g.wall_seconds}
-    with open(tmp, "wb") as f:
-        np.savez(f, U=g.U, X=g.X, w=g.w, meta=np.array(json.dumps(meta)),
-                 **{f"counts_{e}": c for e, c in enumerate(g.counts)})
-    os.replace(tmp, path)
+    save_npz(folder / f"gen-{g.t:03d}.npz", U=g.U, X=g.X, w=g.w,
+             meta=np.array(json.dumps(meta)),
+             **{f"counts_{e}": c for e, c in enumerate(g.counts)})
 
 
 def _load_generations(folder: Path, n_episodes: int) -> list[Generation]:
@@ -100,19 +98,6 @@ def _load_generations(folder: Path, n_episodes: int) -> list[Generation]:
             break  # an unreadable checkpoint is redone, and everything after it
         gens.append(g)
     return gens
-
-
-def _lock(path: Path) -> Any:
-    import fcntl
-
-    fh = open(path, "a+")  # noqa: SIM115 - held for the whole calibration
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        raise ResultsError(f"{path.parent}: another process is running this calibration "
-                           "(lock held); wait for it or use another --out") from None
-    return fh
 
 
 def read_calibration(folder: str | Path) -> dict[str, Any]:
@@ -243,7 +228,7 @@ def run_calibration(cal: Calibration, *, out: str | Path | None = None,
         read_calibration(final)  # --force replaces only a calibration directory
     work = final.with_name(final.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
-    lock = _lock(work / "lock")
+    lock = lock_work_dir(work / "lock", "calibration")
     try:
         gdir = work / "generations"
         plan = {"calibration_id": cid}

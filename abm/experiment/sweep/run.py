@@ -12,10 +12,8 @@ Results hold only integer counts, so they do not depend on chunks, workers or ex
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -25,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigError, ResultsError, Terminated
+from ...errors import ConfigError, Terminated
 from ...model.accumulators import FIXED_POINT
 from ...model.compile import Batch, compile_scenario, stack, take
 from ...model.kernels import get_kernel, resolve_kernel
@@ -39,6 +37,7 @@ from ...model.rng import (
     resolve_seed,
 )
 from ..executors import Executor
+from ..store import lock_work_dir, save_npz
 from .assemble import AGG_INT, assemble, read_finished, write_sweep
 from .rounds import run_rounds
 from .spec import Experiment
@@ -123,22 +122,8 @@ class SweepInterrupted(Exception):
 
 
 
-def _lock(path: Path):
-    fh = open(path, "a+")  # noqa: SIM115 - held for the whole sweep
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        raise ResultsError(f"{path.parent}: another process is running this sweep "
-                           "(lock held); wait for it or use another --out") from None
-    return fh
-
-
 def _save_chunk(path: Path, res: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.savez(f, **res)
-    os.replace(tmp, path)
+    save_npz(path, **res)
 
 
 def _load_chunk(path: Path, expect: tuple[int, int, int, int], S: int
@@ -228,7 +213,7 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
         return final, summary, True
     work = final.with_name(final.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
-    lock = _lock(work / "lock")
+    lock = lock_work_dir(work / "lock", "sweep")
     try:
         chunks_dir = work / "chunks"
         n_total = exp.n_points + 1  # design points, then the reference (the base scenario)

@@ -19,7 +19,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
@@ -109,9 +109,51 @@ class Executor:
     kind: str = "pool"
     workers: int = 1
     scheduler: str | None = None
+    #: the pool or Dask client kept by :meth:`session` (None outside one)
+    _live: Any = field(default=None, repr=False, compare=False)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "workers": self.workers, "scheduler": self.scheduler}
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Executor]:
+        """Keep one process pool or Dask client (and local cluster) for every :meth:`map`
+        inside the block, for callers that map many short rounds (a calibration maps once
+        per Metropolis-Hastings step); without it each call starts its own. The pool is
+        terminated (queued work dropped) if the block ends by an exception, or as soon as
+        a map's consumer stops before the end."""
+        if self._live is not None or self.kind in ("inprocess", "threads") or (
+                self.kind == "pool" and self.workers == 1):
+            yield self
+            return
+        if self.kind == "pool":
+            self._live = ["pool", None]  # the pool starts at the first map
+            try:
+                yield self
+            finally:
+                pool, self._live = self._live[1], None
+                if pool is not None:
+                    pool.terminate()
+                    pool.join()
+            return
+        client, cluster = self._dask_client()
+        self._live = ["dask", client]
+        try:
+            yield self
+        finally:
+            self._live = None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def _dask_client(self) -> tuple[Any, Any]:
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            return Client(self.scheduler, timeout="20s"), None
+        cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                               processes=True, host="127.0.0.1", dashboard_address=None)
+        return Client(cluster), cluster
 
     def map(self, fn: Callable[..., Any], tasks: list[tuple]) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, fn(*tasks[index]))`` as results arrive."""
@@ -123,6 +165,9 @@ class Executor:
         if self.kind == "threads":
             yield from thread_map(fn, tasks, self.workers)
             return
+        if self.kind == "pool" and self._live is not None:
+            yield from self._live_pool_map(fn, tasks)
+            return
         if self.kind == "pool":
             stream = pool_map(fn, tasks, min(self.workers, len(tasks)))
             try:
@@ -130,21 +175,42 @@ class Executor:
             finally:
                 stream.close()
             return
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import as_completed
 
-        cluster = None
-        if self.scheduler:
-            client = Client(self.scheduler, timeout="20s")
+        if self._live is not None:
+            client, cluster = self._live[1], None
         else:
-            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                   processes=True, host="127.0.0.1", dashboard_address=None)
-            client = Client(cluster)
+            client, cluster = self._dask_client()
+        futs = []
         try:
             futs = [client.submit(fn, *args, pure=False) for args in tasks]
             index = {f.key: i for i, f in enumerate(futs)}
             for f in as_completed(futs):
                 yield index[f.key], f.result()
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            if self._live is not None:
+                client.cancel([f for f in futs if not f.done()])
+            else:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+
+    def _live_pool_map(self, fn: Callable[..., Any], tasks: list[tuple]
+                       ) -> Iterator[tuple[int, Any]]:
+        """:func:`pool_map` on the session's pool; a consumer that stops early (Ctrl-C, an
+        error, ``close()``) terminates it, and the next map in the session starts a new
+        one."""
+        if self._live[1] is None:
+            with _children_ignore_sigint():
+                self._live[1] = get_context("spawn").Pool(processes=self.workers,
+                                                          initializer=_ignore_sigint)
+        pool = self._live[1]
+        finished = False
+        try:
+            yield from pool.imap_unordered(_call, [(i, fn, a) for i, a in enumerate(tasks)])
+            finished = True
+        finally:
+            if not finished:
+                pool.terminate()
+                pool.join()
+                self._live[1] = None

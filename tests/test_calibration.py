@@ -142,6 +142,74 @@ def test_synthetic_recovery(synthetic, tmp_path):
     assert len(fitted) == 12 and all(r["verdict"] == "yes" for r in fitted), fitted
 
 
+def test_per_episode_tolerance_recovers_and_is_the_same_on_a_process_pool(synthetic,
+                                                                         tmp_path):
+    """``tolerance = "per_episode"`` lowers the episodes' tolerances one by one: every
+    generation's tolerances are recorded per episode, never rise, and end at 0 with the
+    true threshold inside the posterior's 95% interval. A process pool kept for the whole
+    run (one per calibration, not per step) gives the same bytes as one process."""
+    text = (synthetic / "calibration.toml").read_text().replace(
+        "max_moves = 3\n", "max_moves = 3\ntolerance = \"per_episode\"\n", 1)
+    (synthetic / "per_episode.toml").write_text(text)
+    cal = load_calibration(synthetic / "per_episode.toml")
+    assert cal.method.tolerance == "per_episode"
+    assert cal.method.to_dict()["tolerance"] == "per_episode"
+    path, summary, _ = run_calibration(cal, out=tmp_path / "cal", executor=Executor("inprocess"))
+    assert summary["exact"], summary["stop_reason"]
+    assert summary["final_tolerances"] == {"ep_a": 0, "ep_b": 0}
+    diag = json.loads((path / "diagnostics.json").read_text())["generations"]
+    tols = [g["tolerances"] for g in diag[1:]]
+    assert all(len(t) == 2 for t in tols)
+    assert all(b[e] <= a[e] for a, b in zip(tols, tols[1:]) for e in range(2)), tols
+    assert [g["epsilon"] for g in diag[1:]] == [max(t) for t in tols]
+    post = pd.read_parquet(path / "posterior.parquet")
+    x, w = post["dynamics.threshold"].to_numpy(), post["weight"].to_numpy()
+    o = np.argsort(x)
+    cw = np.cumsum(w[o])
+    lo, hi = x[o][np.searchsorted(cw, 0.025)], x[o][np.searchsorted(cw, 0.975)]
+    assert lo <= TRUE_THRESHOLD <= hi, (lo, hi)
+    # the quick settings keep the file's way of lowering the tolerance
+    quick = load_calibration(synthetic / "per_episode.toml", quick=True)
+    assert quick.method.tolerance == "per_episode"
+    a, _, _ = run_calibration(quick, out=tmp_path / "a", executor=Executor("inprocess"))
+    b, _, _ = run_calibration(quick, out=tmp_path / "b", executor=Executor("pool", 2))
+    assert (a / "posterior.parquet").read_bytes() == (b / "posterior.parquet").read_bytes()
+
+
+def test_default_tolerance_keeps_earlier_calibration_ids():
+    """The ``tolerance`` setting enters a calibration's id only when it is not the default,
+    so every calibration made before the setting existed keeps its id (the shipped one's
+    manifest is checked against its file in test_shipped_calibration_*)."""
+    from abm.experiment.calibrate.spec import Method
+
+    assert "tolerance" not in Method().to_dict()
+    assert Method(tolerance="per_episode").to_dict()["tolerance"] == "per_episode"
+
+
+def test_next_tolerance_per_episode_takes_the_cheapest_step_first():
+    """Two episodes of one pattern each: every particle reproduces episode 0 in all its
+    trials, episode 1 in half the particles only. Lowering episode 0 costs no ESS, so it
+    goes first; lowering episode 1 too would halve the ESS, more than ``alpha = 0.6``
+    allows, so it waits; the common rule cannot lower at all without losing half."""
+    from abm.experiment.calibrate.smc import Generation, best_step, next_epsilon
+
+    N, M = 100, 10
+    c0 = np.zeros((N, 2), dtype=np.int64)
+    c0[:, 0] = M                                   # distance 0 in every trial
+    c1 = np.zeros((N, 2), dtype=np.int64)
+    c1[: N // 2, 0] = M                            # half the particles: distance 0
+    c1[N // 2:, 1] = M                             # the rest: distance 1
+    g = Generation(1, 1, np.zeros((N, 1)), np.zeros((N, 1)), np.full(N, 1 / N), [c0, c1])
+    assert g.tol == (1, 1)
+    assert next_epsilon(g, M, 0.6, per_episode=True) == (0, 1)
+    assert next_epsilon(g, M, 0.4, per_episode=True) == (0, 0)
+    assert best_step(g, (0, 1), M) == (pytest.approx(N / 2), (0, 0))
+    # common: one step for both would keep half the ESS: allowed at 0.4, forced at 0.6
+    # (it keeps more than 5% of the population)
+    assert next_epsilon(g, M, 0.4) == (0, 0)
+    assert next_epsilon(g, M, 0.6) == (0, 0)
+
+
 def test_same_seed_same_posterior_whatever_the_executor(synthetic, tmp_path):
     cal = load_calibration(synthetic / "calibration.toml", quick=True)
     a, sa, _ = run_calibration(cal, out=tmp_path / "a", executor=Executor("inprocess"))
@@ -366,6 +434,8 @@ def test_bad_episodes(episodes, pattern, tmp_path, capsys, monkeypatch):
     ("[calibration.method]\nbatch = 33", r"must be a multiple of 1000"),
     ("[calibration.method]\ness_fraction = 1.5", r"must be a number in \(0, 1\)"),
     ("[calibration.quick]\npopulation = 0", r"must be an integer in \[1, 100000\]"),
+    ("[calibration.method]\ntolerance = \"per-episode\"",
+     r"calibration\.method\.tolerance = 'per-episode': must be one of 'common', 'per_episode'"),
 ])
 def test_bad_method(method, pattern, tmp_path, capsys, monkeypatch):
     path = _write_cal(tmp_path, method=method)

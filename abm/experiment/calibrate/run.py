@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...analysis.stats import wilson
+from ...analysis.stats import grouped_proportion
 from ...errors import ConfigError, ResultsError, Terminated
 from ...model.kernels import kernel_version, resolve_kernel
 from ...model.rng import BLOCK_SIZE, calibration_root
@@ -93,7 +93,9 @@ def _load_generations(folder: Path, n_episodes: int) -> list[Generation]:
                                ess_reweighted=meta["ess_reweighted"],
                                resampled=meta["resampled"],
                                acceptance=list(meta["acceptance_per_move"]),
-                               moved=meta["moved"], wall_seconds=meta["wall_seconds"])
+                               moved=meta["moved"], wall_seconds=meta["wall_seconds"],
+                               tolerances=(None if meta.get("tolerances") is None
+                                           else tuple(meta["tolerances"])))
         except (OSError, ValueError, KeyError, EOFError):
             break  # an unreadable checkpoint is redone, and everything after it
         gens.append(g)
@@ -174,11 +176,12 @@ def predictive_check(cal: Calibration, g: Generation, kernel: str | None,
     """P(recorded pattern) under the posterior for every episode of the library.
 
     ``draws`` parameter sets are drawn from the weighted posterior (its own stream) and each
-    runs ``trials`` trials. ``p`` is the pooled frequency; its interval is the wider of the
-    Wilson interval of the pooled counts and the normal interval from the spread of the
-    per-draw frequencies (draws are independent; trials within a draw share parameters),
-    so it carries parameter uncertainty. ``param_sd`` is the s.d. of P(pattern | theta)
-    over the posterior, net of the within-draw binomial noise (floored at 0).
+    runs ``trials`` trials. ``p`` is the pooled frequency; its interval is the t interval
+    on the mean of the per-draw frequencies (draws are independent; trials within a draw
+    share parameters, so it carries parameter uncertainty), never narrower than the Wilson
+    interval of the pooled counts; ``param_sd`` is the s.d. of P(pattern | theta) over the
+    posterior, net of the within-draw binomial noise (floored at 0). Both as for forecasts
+    under a posterior (:func:`~abm.analysis.stats.grouped_proportion`).
     """
     rng = np.random.Generator(np.random.PCG64(calibration_root(cal.seed, 2**20, 0, 0, 0)))
     idx = rng.choice(len(g.w), size=draws, p=g.w)
@@ -187,16 +190,8 @@ def predictive_check(cal: Calibration, g: Generation, kernel: str | None,
     for e, (ep, role) in enumerate(library(cal)):
         hits = predictive_hits(ep, cal.priors, X, cal.seed, 1 + e, trials, kernel)  # (J, K, M)
         for j, pat in enumerate(ep.patterns):
-            h = hits[j]
-            k, n = int(h.sum()), h.size
-            means = h.mean(axis=1)
-            p = k / n
-            se = float(means.std(ddof=1) / np.sqrt(draws))
-            lo, hi = wilson(k, n)
-            lo = min(float(lo), max(0.0, p - 1.96 * se))
-            hi = max(float(hi), min(1.0, p + 1.96 * se))
-            within = float(np.mean(means * (1 - means) / max(trials - 1, 1)))
-            psd = float(np.sqrt(max(float(means.var(ddof=1)) - within, 0.0)))
+            st = grouped_proportion(hits[j])
+            p, lo, hi, psd = st["p"], st["ci_low"], st["ci_high"], st["param_sd"]
             verdict = "yes" if lo > 0.5 else "NO" if hi < 0.5 else "undecided"
             rows.append({"episode": ep.name, "role": role, "state": pat.state,
                          "pattern": pat.label(), "kind": pat.kind, "p_recorded": p,
@@ -269,9 +264,11 @@ def run_calibration(cal: Calibration, *, out: str | Path | None = None,
                     for e in range(len(cal.episodes))]
 
         try:
-            gens, reason = run_smc(cal, simulate, done,
-                                   on_generation=lambda g: _save_generation(gdir, g),
-                                   progress=progress)
+            # one pool or cluster for every step (a step maps a few batches)
+            with executor.session():
+                gens, reason = run_smc(cal, simulate, done,
+                                       on_generation=lambda g: _save_generation(gdir, g),
+                                       progress=progress)
         except KeyboardInterrupt as exc:
             n = len(_load_generations(gdir, len(cal.episodes)))
             raise CalibrationInterrupted(
@@ -304,6 +301,9 @@ def _summary(cal: Calibration, gens: list[Generation], reason: str,
     return {"kind": "calibration", "name": cal.name, "calibration_id": cal.calibration_id(),
             "seed": cal.seed, "quick": quick, "generations": len(gens),
             "final_epsilon": last.epsilon, "exact": last.epsilon == 0,
+            "final_tolerances": (None if last.tol is None else
+                                 dict(zip([e.name for e in cal.episodes], last.tol,
+                                          strict=True))),
             "stop_reason": reason, "population": len(last.w), "ess": round(last.ess, 2),
             "episodes": [e.name for e in cal.episodes],
             "left_out": [e.name for e in cal.left_out],

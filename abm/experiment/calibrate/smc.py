@@ -5,7 +5,9 @@ them or misses ``k`` of them: the distance of a trial is that ``k``, and ABC wit
 ``epsilon = 0`` targets the exact posterior ``pi(theta) * prod_e P_theta(record_e)``. Each
 particle runs ``M`` trials of every episode; its estimated likelihood at tolerance ``eps``
 is ``prod_e (1/M) #{trials of e with distance <= eps}``, an unbiased estimate of
-``prod_e P_theta(distance_e <= eps)`` (the episodes are independent).
+``prod_e P_theta(distance_e <= eps)`` (the episodes are independent). With
+``tolerance = "per_episode"`` each episode has its own ``eps_e``, lowered one step at a
+time (:func:`next_epsilon`); the last target, every ``eps_e = 0``, is the same.
 
 The sampler is the adaptive SMC of Del Moral, Doucet & Jasra (2012), which uses ``M``
 simulations per particle in this way: generation 0 samples the prior; each later
@@ -62,14 +64,24 @@ class Generation:
     acceptance: list[float] = field(default_factory=list)  # per Metropolis-Hastings step
     moved: float = 0.0              # share of particles moved at least once
     wall_seconds: float = 0.0
+    #: per episode (``tolerance = "per_episode"``); None: ``epsilon`` for every episode
+    tolerances: tuple[int, ...] | None = None
 
     @property
     def ess(self) -> float:
         return ess(self.w)
 
+    @property
+    def tol(self) -> tuple[int, ...] | None:
+        """The tolerance of each episode (None for the prior)."""
+        if self.tolerances is not None:
+            return self.tolerances
+        return None if self.epsilon is None else (self.epsilon,) * len(self.counts)
+
     def diagnostics(self) -> dict[str, Any]:
         return {"generation": self.t,
                 "epsilon": self.epsilon,
+                "tolerances": None if self.tol is None else list(self.tol),
                 "ess_reweighted": round(self.ess_reweighted, 2),
                 "resampled": self.resampled,
                 "moves": len(self.acceptance),
@@ -90,13 +102,21 @@ def ess(w: np.ndarray) -> float:
     return float(s * s / np.dot(w, w)) if s > 0 else 0.0
 
 
-def likelihood(counts: list[np.ndarray], eps: int | None, M: int) -> np.ndarray:
-    """``prod_e (1/M) #{distance <= eps}`` per particle (1 when ``eps`` is None)."""
+Tolerance = int | tuple[int, ...] | None
+
+
+def _per_episode(eps: int | tuple[int, ...], n: int) -> tuple[int, ...]:
+    return (eps,) * n if isinstance(eps, int) else tuple(eps)
+
+
+def likelihood(counts: list[np.ndarray], eps: Tolerance, M: int) -> np.ndarray:
+    """``prod_e (1/M) #{distance_e <= eps_e}`` per particle (1 when ``eps`` is None);
+    ``eps`` one tolerance for every episode or one per episode."""
     if eps is None:
         return np.ones(counts[0].shape[0])
     out = np.ones(counts[0].shape[0])
-    for c in counts:
-        out *= c[:, : eps + 1].sum(axis=1) / M
+    for c, e in zip(counts, _per_episode(eps, len(counts)), strict=True):
+        out *= c[:, : e + 1].sum(axis=1) / M
     return out
 
 
@@ -104,33 +124,70 @@ def likelihood(counts: list[np.ndarray], eps: int | None, M: int) -> np.ndarray:
 MIN_ESS_SHARE = 0.05
 
 
-def next_epsilon(prev: Generation, M: int, alpha: float) -> int:
-    """The next tolerance: the smallest below ``prev.epsilon`` that keeps ``alpha`` of the
-    ESS when ``prev`` is re-weighted to it; if none does, one step below it as long as
-    that keeps :data:`MIN_ESS_SHARE` of the population, else ``prev.epsilon`` itself (the
-    generation only moves the particles, which is how the population finds the region
-    where the lower tolerance can be reached). 0 stays 0."""
-    if prev.epsilon == 0:
-        return 0
-    top = max(c.shape[1] - 1 for c in prev.counts)
-    current = top if prev.epsilon is None else min(prev.epsilon, top)
-    if current == 0:
-        return 0
-    chosen = None
-    for eps in range(current - 1, -1, -1):
-        if ess_at(prev, eps, M) >= alpha * prev.ess:
-            chosen = eps
-        else:
+def next_epsilon(prev: Generation, M: int, alpha: float, per_episode: bool = False
+                 ) -> tuple[int, ...]:
+    """The next tolerances (one per episode).
+
+    Common tolerance (``per_episode`` false): the smallest value below ``prev``'s that
+    keeps ``alpha`` of the ESS when ``prev`` is re-weighted to it, the same for every
+    episode; if none does, one step below as long as that keeps :data:`MIN_ESS_SHARE` of
+    the population, else ``prev``'s own (the generation only moves the particles, which is
+    how the population finds the region where the lower tolerance can be reached).
+
+    Per episode: starting from ``prev``'s tolerances, repeatedly lower by one the episode
+    whose lowering keeps the most ESS, while that keeps ``alpha`` of ``prev``'s ESS; if
+    no step does, the best single step as long as it keeps :data:`MIN_ESS_SHARE`, else
+    ``prev``'s own. Zeros stay zero.
+    """
+    n = len(prev.counts)
+    tops = tuple(c.shape[1] - 1 for c in prev.counts)
+    if not per_episode:
+        top = max(tops)
+        current = top if prev.epsilon is None else min(prev.epsilon, top)
+        if current == 0:
+            return (0,) * n
+        chosen = None
+        for eps in range(current - 1, -1, -1):
+            if ess_at(prev, (eps,) * n, M) >= alpha * prev.ess:
+                chosen = eps
+            else:
+                break
+        if chosen is not None:
+            return (chosen,) * n
+        lower = ess_at(prev, (current - 1,) * n, M) >= MIN_ESS_SHARE * len(prev.w)
+        return (current - 1,) * n if lower else (current,) * n
+    cur = tops if prev.tol is None else tuple(min(a, b) for a, b in zip(prev.tol, tops,
+                                                                         strict=True))
+    steps = 0
+    while True:
+        best = best_step(prev, cur, M)
+        if best is None or best[0] < alpha * prev.ess:
             break
-    if chosen is not None:
-        return chosen
-    lower = ess_at(prev, current - 1, M) >= MIN_ESS_SHARE * len(prev.w)
-    return current - 1 if lower else current
+        cur, steps = best[1], steps + 1
+    if steps == 0 and best is not None and best[0] >= MIN_ESS_SHARE * len(prev.w):
+        cur = best[1]
+    return cur
 
 
-def ess_at(prev: Generation, eps: int, M: int) -> float:
-    """The ESS of ``prev`` re-weighted from its own tolerance to ``eps``."""
-    base = likelihood(prev.counts, prev.epsilon, M)
+def best_step(prev: Generation, cur: tuple[int, ...], M: int
+              ) -> tuple[float, tuple[int, ...]] | None:
+    """Of the tolerances one episode's step below ``cur``, the one whose re-weighting of
+    ``prev`` keeps the most ESS (the first episode on ties), with that ESS; None if every
+    tolerance is 0."""
+    best = None
+    for e, v in enumerate(cur):
+        if v == 0:
+            continue
+        cand = cur[:e] + (v - 1,) + cur[e + 1:]
+        s = ess_at(prev, cand, M)
+        if best is None or s > best[0]:
+            best = (s, cand)
+    return best
+
+
+def ess_at(prev: Generation, eps: Tolerance, M: int) -> float:
+    """The ESS of ``prev`` re-weighted from its own tolerances to ``eps``."""
+    base = likelihood(prev.counts, prev.tol, M)
     return ess(prev.w * likelihood(prev.counts, eps, M) / np.where(base > 0, base, 1.0))
 
 
@@ -176,12 +233,14 @@ def run_generation(cal: Calibration, t: int, prev: Generation | None, simulate: 
         w = np.full(N, 1.0 / N)
         return Generation(0, None, U, natural(cal, U), w, counts, simulations=N,
                           ess_reweighted=float(N), wall_seconds=time.perf_counter() - t0)
-    eps = next_epsilon(prev, M, m.ess_fraction)
-    base = likelihood(prev.counts, prev.epsilon, M)
+    per_episode = m.tolerance == "per_episode"
+    eps = next_epsilon(prev, M, m.ess_fraction, per_episode)
+    base = likelihood(prev.counts, prev.tol, M)
     lik = likelihood(prev.counts, eps, M)
     w = prev.w * lik / np.where(base > 0, base, 1.0)
     if w.sum() <= 0:
-        raise ValueError(f"no particle of generation {t - 1} reaches tolerance {eps}")
+        raise ValueError(f"no particle of generation {t - 1} reaches tolerance "
+                         f"{_show(eps)}")
     w = w / w.sum()
     ess_rw = ess(w)
     U, counts = prev.U.copy(), [c.copy() for c in prev.counts]
@@ -218,15 +277,23 @@ def run_generation(cal: Calibration, t: int, prev: Generation | None, simulate: 
         for c, cn in zip(counts, cp, strict=True):
             c[acc] = cn[pos]
         moved[acc] = True
-        acceptance.append(len(acc) / max(len(todo), 1))
+        # every proposal counts, those outside the prior's support (rejected unsimulated)
+        # included
+        acceptance.append(len(acc) / max(int(alive.sum()), 1))
         if progress:
-            progress(f"generation {t}: tolerance {eps}, move {r + 1}: accepted "
+            progress(f"generation {t}: tolerance {_show(eps)}, move {r + 1}: accepted "
                      f"{acceptance[-1]:.1%}, moved so far {moved[alive].mean():.1%}")
         if moved[alive].mean() >= m.move_target:
             break
-    return Generation(t, eps, U, natural(cal, U), w, counts, simulations=sims,
+    return Generation(t, max(eps), U, natural(cal, U), w, counts, simulations=sims,
                       ess_reweighted=ess_rw, resampled=resampled, acceptance=acceptance,
-                      moved=float(moved[alive].mean()), wall_seconds=time.perf_counter() - t0)
+                      moved=float(moved[alive].mean()), wall_seconds=time.perf_counter() - t0,
+                      tolerances=eps if per_episode else None)
+
+
+def _show(tol: tuple[int, ...]) -> str:
+    """A tolerance for messages: the number when every episode has it, else the list."""
+    return str(tol[0]) if len(set(tol)) == 1 else "(" + ", ".join(map(str, tol)) + ")"
 
 
 def run_smc(cal: Calibration, simulate: SimulateFn, done: list[Generation], *,
@@ -242,27 +309,36 @@ def run_smc(cal: Calibration, simulate: SimulateFn, done: list[Generation], *,
             if at_zero >= 1 + m.final_generations:
                 return gens, (f"tolerance 0 reached, then {m.final_generations} more "
                               f"generation{'s' if m.final_generations != 1 else ''} at 0")
-            eps = gens[-1].epsilon
+            tol = gens[-1].tol
             same = 0
             for g in reversed(gens[1:]):
-                if g.epsilon != eps:
+                if g.tol != tol:
                     break
                 same += 1
-            # stalled: the first generation at eps reached it, the next could not lower it;
+            # stalled: the first generation at tol reached it, the next could not lower it;
             # then final_generations more, as at tolerance 0
-            if eps not in (None, 0) and same >= 2 + m.final_generations:
-                nxt = next_epsilon(gens[-1], m.trials_per_particle, m.ess_fraction)
-                share = ess_at(gens[-1], eps - 1, m.trials_per_particle) / len(gens[-1].w)
-                if nxt == eps:
-                    return gens, (f"tolerance stalled at {eps} for {same} generation"
+            if tol is not None and max(tol) > 0 and same >= 2 + m.final_generations:
+                M = m.trials_per_particle
+                per_episode = m.tolerance == "per_episode"
+                nxt = next_epsilon(gens[-1], M, m.ess_fraction, per_episode)
+                if nxt == tol:
+                    if per_episode:
+                        best = best_step(gens[-1], tol, M)
+                        assert best is not None
+                        share, lower = best[0] / len(gens[-1].w), best[1]
+                    else:
+                        lower = tuple(v - 1 for v in tol)
+                        share = ess_at(gens[-1], lower, M) / len(gens[-1].w)
+                    return gens, (f"tolerance stalled at {_show(tol)} for {same} generation"
                                   f"{'s' if same != 1 else ''}: "
-                                  f"lowering it to {eps - 1} would leave an ESS of "
+                                  f"lowering it to {_show(lower)} would leave an ESS of "
                                   f"{share:.1%} of the population (below "
                                   f"{MIN_ESS_SHARE:.0%}); the posterior is the ABC "
-                                  f"approximation at tolerance {eps}")
+                                  f"approximation at tolerance {_show(tol)}")
             if len(gens) >= m.max_generations:
+                last = gens[-1].tol
                 return gens, (f"max_generations = {m.max_generations} reached at tolerance "
-                              f"{gens[-1].epsilon}")
+                              f"{None if last is None else _show(last)}")
         t = len(gens)
         gen = run_generation(cal, t, gens[-1] if gens else None, simulate, progress)
         gens.append(gen)

@@ -56,7 +56,9 @@ __all__ = ["CAL_KEYS", "METHOD_KEYS", "DISTS", "CALIBRATED_TABLES", "Method", "P
 
 CAL_KEYS = ("name", "description", "seed", "episodes", "method", "quick", "priors")
 METHOD_KEYS = ("population", "trials_per_particle", "batch", "max_generations",
-               "final_generations", "ess_fraction", "max_moves", "move_target")
+               "final_generations", "ess_fraction", "max_moves", "move_target", "tolerance")
+#: How the tolerance is lowered: the same for every episode, or episode by episode.
+TOLERANCES = ("common", "per_episode")
 #: Prior families and their parameters (``low``/``high`` optional for normal and beta).
 DISTS = {"uniform": ("low", "high"), "loguniform": ("low", "high"),
          "normal": ("mean", "sd"), "beta": ("a", "b")}
@@ -82,9 +84,13 @@ class Method:
     ess_fraction: float = 0.5
     max_moves: int = 10
     move_target: float = 0.9
+    tolerance: str = "common"
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The settings; ``tolerance`` only when not the default, so that calibrations
+        made before the key existed keep their ids."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "tolerance" or self.tolerance != "common"}
 
 
 #: ``--quick``: small populations for tests and a first look (a file's [calibration.quick]
@@ -306,6 +312,12 @@ def _method(src: str, table: str, raw: Any, base: Method) -> Method:
         key = f"calibration.{table}.{k}"
         if k not in METHOD_KEYS:
             raise ConfigError(src, key, v, unknown(str(k), METHOD_KEYS))
+        if k == "tolerance":
+            if v not in TOLERANCES:
+                raise ConfigError(src, key, v, "must be one of " + ", ".join(
+                    repr(t) for t in TOLERANCES))
+            out[k] = v
+            continue
         if k in ("ess_fraction", "move_target"):
             x = _num(src, key, v, "a number in (0, 1)")
             if not 0 < x < 1:
@@ -433,8 +445,9 @@ def load_calibration(path: str | Path, *, quick: bool = False,
             raise ConfigError("--leave-out", "leave-out", leave_out,
                               "would leave no episode to fit; list more episodes in the file")
     method = _method(src, "method", cal.get("method"), Method())
-    if quick:
-        method = _method(src, "quick", cal.get("quick"), QUICK)
+    if quick:  # the quick settings are sizes; the way the tolerance falls is the file's
+        method = _method(src, "quick", cal.get("quick"),
+                         replace(QUICK, tolerance=method.tolerance))
     else:
         _method(src, "quick", cal.get("quick"), QUICK)  # checked either way
     return Calibration(path=path, name=name, description=desc, seed=seed,

@@ -3,6 +3,7 @@ problem with a known answer, determinism, resume, and the calibration directory.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import textwrap
@@ -160,7 +161,7 @@ def test_per_episode_tolerance_recovers_and_is_the_same_on_a_process_pool(synthe
     diag = json.loads((path / "diagnostics.json").read_text())["generations"]
     tols = [g["tolerances"] for g in diag[1:]]
     assert all(len(t) == 2 for t in tols)
-    assert all(b[e] <= a[e] for a, b in zip(tols, tols[1:]) for e in range(2)), tols
+    assert all(b[e] <= a[e] for a, b in itertools.pairwise(tols) for e in range(2)), tols
     assert [g["epsilon"] for g in diag[1:]] == [max(t) for t in tols]
     post = pd.read_parquet(path / "posterior.parquet")
     x, w = post["dynamics.threshold"].to_numpy(), post["weight"].to_numpy()

@@ -102,6 +102,20 @@ def test_the_calibration_tables_of_validation_md_are_current():
     assert got == want.strip(), "run: python docs/scripts/calibration_tables.py --write"
 
 
+def test_the_baseline_holds_the_shipped_posterior_medians():
+    """experiments/baseline_2021.toml's [dynamics] keys and stance coefficients are the
+    weighted posterior medians of the shipped calibration, as
+    docs/scripts/posterior_medians.py writes them, and its comments name that calibration."""
+    from tests.conftest import load_script
+
+    mod = load_script("posterior_medians")
+    text = mod.BASELINE.read_text(encoding="utf-8")
+    assert mod.rewritten(text) == text, "run: python docs/scripts/posterior_medians.py --write"
+    cid, values = mod.medians()
+    assert f"calibration {cid}" in text
+    assert sum(len(v) for v in values.values()) == 30
+
+
 def test_the_shipped_calibration_copy_is_intact():
     """experiments/history/calibrated/ passes the calibration directory's checks (every
     file against the manifest's sha256; generations.parquet is not shipped)."""

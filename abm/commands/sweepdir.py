@@ -73,6 +73,10 @@ def format_points(summary: dict[str, Any], points: Any, all_rows: bool = False) 
                      "points.parquet has them all, per state too)")
     interval = ("paired normal interval (common random numbers)" if summary.get("crn", True)
                 else "unpaired normal interval (independent streams)")
+    if isinstance(summary.get("posterior"), dict):
+        interval = ("t interval over parameter groups, "
+                    + ("paired by draw and random numbers" if summary.get("crn", True)
+                       else "unpaired (independent draws and streams)"))
     lines.append(f"diff from reference: P(any base) at the point minus without the sweep; "
                  f"{interval}.")
     return "\n".join(lines)

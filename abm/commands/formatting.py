@@ -148,6 +148,8 @@ def format_sweep(summary: dict[str, Any], where: Path | str,
         lines.insert(3, f"under posterior {post.get('calibration_id')} "
                         f"({len(post.get('keys') or [])} parameters; {post.get('groups')} "
                         f"draws of {post.get('group_trials')} trials per point"
-                        + (f"; held at the sweep's values: {', '.join(held)}" if held else "")
+                        + (f"; held at the sweep's values: {', '.join(held)}"
+                           if 0 < len(held) <= 4 else f"; {len(held)} keys held at the "
+                           "sweep's values" if held else "")
                         + "): intervals on group means, with parameter uncertainty")
     return "\n".join(lines)

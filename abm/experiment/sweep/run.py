@@ -138,7 +138,8 @@ def run_tasks(exp: Experiment, tasks: list[tuple[int, int, int, int]], todo: lis
               ) -> None:
     """Run tasks ``todo`` (indices into ``tasks``, points ending at ``tpp`` trials) on
     ``executor`` into ``results``: ``keep(i, result)`` (a checkpoint) and ``tick()`` as
-    each arrives. ``batch`` caches the stacked points across calls (rounds). On an
+    each arrives. ``batch`` caches the stacked points across calls (rounds), or, under a
+    posterior, the groups' particles (:mod:`.posterior`; points compile per chunk). On an
     interrupt the executor is closed at once and ``KeyboardInterrupt`` propagates."""
     if not todo:
         return

@@ -148,6 +148,8 @@ def _parser() -> _Parser:
                     "checkpoints")
     sw.add_argument("--force", action="store_true", help="start again, discarding checkpoints "
                     "and any finished sweep in the same place")
+    sw.add_argument("--posterior", metavar="CAL_DIR", help="run every point under a "
+                    "calibration's posterior, paired by parameter draw (docs/forecasts.md)")
     sw.add_argument("--out", help="sweep directory (default results/<name>/sweep-<id>)")
     sw.add_argument("--json", action="store_true", help="print summary.json to stdout only")
     sw.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
@@ -447,7 +449,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     workers = (_positive_int("--workers", limits.MAX_WORKERS)(args.workers)
                if args.workers is not None else (os.cpu_count() or 1))
     executor = _executor(args, workers, releases_gil("numpy", _kernel(args)))
-    exp = load_experiment(args.config, args.overrides)
+    exp = load_experiment(args.config, args.overrides, posterior=args.posterior)
     bar = None
     if not args.quiet and not args.json:
         from .commands.progress import Progress

@@ -244,11 +244,3 @@ def test_cli_bad_posterior_input_exits_2_and_writes_nothing(spread, tmp_path, ex
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert __import__("re").search(pattern, r.stderr), r.stderr
     assert not (tmp_path / "out").exists()
-
-
-def test_cli_sweep_under_a_posterior_is_refused(spread, tmp_path):
-    out = tmp_path / "sw"
-    r = abm("sweep", str(ROOT / "experiments" / "pressure_x_spillover.toml"),
-            "--set", f"posterior={spread}", "--out", str(out), "--quiet", "--workers", "1")
-    assert r.returncode == 2 and "not supported yet" in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -19,7 +19,8 @@ from scipy import stats
 
 __all__ = ["Z95", "wilson", "mean_ci", "mean_ci_from_sums", "paired_difference",
            "newcombe_paired", "newcombe_paired_counts", "unpaired_difference", "survival",
-           "km_median", "km_median_ci", "grouped_proportion", "grouped_difference"]
+           "km_median", "km_median_ci", "grouped_proportion", "grouped_difference",
+           "grouped_means", "grouped_difference_means"]
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -237,8 +238,14 @@ def grouped_proportion(x: np.ndarray, level: float = 0.95) -> dict[str, Any]:
     ``param_sd``, ``mc_sd``.
     """
     x = np.asarray(x, dtype=np.float64)
-    n_g, G = x.shape[0], x.shape[1]
-    m = x.mean(axis=1)
+    return grouped_means(x.mean(axis=1), x.shape[1], level)
+
+
+def grouped_means(m: np.ndarray, group_size: int, level: float = 0.95) -> dict[str, Any]:
+    """:func:`grouped_proportion` from the group means ``m``, shape ``(n_g, ...)``, of
+    groups of ``group_size`` trials (trailing axes, e.g. points and states, are kept)."""
+    m = np.asarray(m, dtype=np.float64)
+    n_g, G = m.shape[0], int(group_size)
     p = m.mean(axis=0)
     s_b2 = m.var(axis=0, ddof=1)
     s_w2 = (m * (1.0 - m)).mean(axis=0) * G / (G - 1)
@@ -263,12 +270,25 @@ def grouped_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95
 
     Returns ``(delta, ci_low, ci_high, unpaired_ci_low, unpaired_ci_high)``.
     """
-    ma = np.asarray(a, dtype=np.float64).mean(axis=1)
-    mb = np.asarray(b, dtype=np.float64).mean(axis=1)
-    n_g = ma.size
+    d, lo, hi, ulo, uhi = grouped_difference_means(
+        np.asarray(a, dtype=np.float64).mean(axis=1),
+        np.asarray(b, dtype=np.float64).mean(axis=1), level)
+    return float(d), float(lo), float(hi), float(ulo), float(uhi)
+
+
+def grouped_difference_means(ma: np.ndarray, mb: np.ndarray, level: float = 0.95
+                             ) -> tuple[np.ndarray, ...]:
+    """:func:`grouped_difference` from the group means ``ma`` and ``mb``, shape
+    ``(n_g, ...)`` (trailing axes kept; ``ma`` broadcasts against ``mb``): the mean of
+    ``mb - ma``, its paired t interval (the groups are pairs) and the unpaired one
+    (``t sqrt((s_a^2 + s_b^2) / n_g)``). Returns
+    ``(delta, ci_low, ci_high, unpaired_ci_low, unpaired_ci_high)``, arrays."""
+    ma = np.asarray(ma, dtype=np.float64)
+    mb = np.asarray(mb, dtype=np.float64)
+    n_g = mb.shape[0]
     t = float(stats.t.ppf(0.5 + level / 2, n_g - 1))
     d = mb - ma
-    delta = float(d.mean())
-    half = t * float(d.std(ddof=1)) / math.sqrt(n_g)
-    uhalf = t * math.sqrt((float(ma.var(ddof=1)) + float(mb.var(ddof=1))) / n_g)
+    delta = d.mean(axis=0)
+    half = t * d.std(axis=0, ddof=1) / math.sqrt(n_g)
+    uhalf = t * np.sqrt((ma.var(axis=0, ddof=1) + mb.var(axis=0, ddof=1)) / n_g)
     return delta, delta - half, delta + half, delta - uhalf, delta + uhalf

@@ -142,4 +142,14 @@ def format_sweep(summary: dict[str, Any], where: Path | str,
                         f"(95%, Clopper-Pearson at level {ad['level_per_look']:.4f} for "
                         f"{len(ad['looks'])} looks), {ad['trials_total']:,} trials in all: "
                         f"{ad['reason']}")
+    post = summary.get("posterior")
+    if isinstance(post, dict):
+        held = post.get("held_by_sweep") or []
+        lines.insert(3, f"under posterior {post.get('calibration_id')} "
+                        f"({len(post.get('keys') or [])} parameters; {post.get('groups')} "
+                        f"draws of {post.get('group_trials')} trials per point"
+                        + (f"; held at the sweep's values: {', '.join(held)}"
+                           if 0 < len(held) <= 4 else f"; {len(held)} keys held at the "
+                           "sweep's values" if held else "")
+                        + "): intervals on group means, with parameter uncertainty")
     return "\n".join(lines)

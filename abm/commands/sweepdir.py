@@ -73,6 +73,10 @@ def format_points(summary: dict[str, Any], points: Any, all_rows: bool = False) 
                      "points.parquet has them all, per state too)")
     interval = ("paired normal interval (common random numbers)" if summary.get("crn", True)
                 else "unpaired normal interval (independent streams)")
+    if isinstance(summary.get("posterior"), dict):
+        interval = ("t interval over parameter groups, "
+                    + ("paired by draw and random numbers" if summary.get("crn", True)
+                       else "unpaired (independent draws and streams)"))
     lines.append(f"diff from reference: P(any base) at the point minus without the sweep; "
                  f"{interval}.")
     return "\n".join(lines)
@@ -136,6 +140,8 @@ def reproduce_sweep(path: Path, workers: int | None) -> int:
         try:
             exp_file.write_text(experiment_toml(manifest), encoding="utf-8")
             exp = load_experiment(exp_file)
+            if manifest.get("posterior") is not None:
+                _restore_posterior(exp, manifest, str(path / "manifest.json"))
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ResultsError(f"{path / 'manifest.json'}: cannot re-run from it "
                                f"({' '.join(str(exc).split())})") from None
@@ -155,3 +161,22 @@ def reproduce_sweep(path: Path, workers: int | None) -> int:
         return 0
     print(f"abm reproduce: NOT reproduced {path}: {'; '.join(problems)}", file=sys.stderr)
     return 1
+
+
+def _restore_posterior(exp: Any, manifest: dict[str, Any], where: str) -> None:
+    """The posterior a recorded sweep ran under, read again from its recorded path (it
+    must still hash to the recorded sha256), with the stance rule's bookkeeping restored
+    on the base and every point (the resolved scenario in the manifest states every
+    stance; which of them the rule derived is on record)."""
+    from dataclasses import replace
+
+    from ..experiment.sweep.posterior import check_sweep_posterior
+    from .posterior import reproduce_posterior
+
+    base, post = reproduce_posterior(manifest, exp.base, where)
+    check_sweep_posterior(exp.spec.trials_per_point, where)
+    swept = set(exp.keys)
+    point = tuple(d for d in base.derived if f"states.{d[0]}.{d[1]}" not in swept)
+    exp.base = base
+    exp.scenarios = [replace(sc, derived=point) for sc in exp.scenarios]
+    exp.posterior = post

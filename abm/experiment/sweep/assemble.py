@@ -19,7 +19,7 @@ from ...analysis.stats import mean_ci_from_sums, paired_difference, unpaired_dif
 from ...errors import ResultsError
 from ...model.accumulators import FIXED_POINT
 from ...model.kernels import kernel_version
-from ...model.rng import BLOCK_SIZE, design_seed
+from ...model.rng import BLOCK_SIZE, GROUP_SIZE, design_seed
 from ..store import (
     atomic_dir,
     file_problems,
@@ -29,6 +29,7 @@ from ..store import (
     sha256_file,
     write_json,
 )
+from .posterior import apply_grouped, group_means, sweep_posterior
 from .spec import BOOL_KEYS, Experiment, problem
 
 __all__ = ["AGG_INT", "SWEEP_FILES", "assemble", "read_finished", "write_sweep",
@@ -106,8 +107,16 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
         cols["widest_halfwidth"] = np.asarray(stops["widest_halfwidth"][:ref], dtype=float)
 
     diffs = {col: ([], [], []) for col in range(S + 1)}
+    # under a posterior: per point, the mean of each group of trials (one parameter draw)
+    means = (None if exp.posterior is None else
+             np.zeros((n_total, tpp // GROUP_SIZE, S + 1)))
+    if means is not None:
+        means[ref] = group_means(ref_got)
     for q in range(exp.n_points):
         gq = got(q)
+        if means is not None:  # intervals from the group means (apply_grouped, below)
+            means[q] = group_means(gq)
+            continue
         rq = ref_got[:len(gq)]  # the reference's first trials: the point's own (adaptive)
         for col in range(S + 1):
             d, lo, hi = diffs[col]
@@ -122,6 +131,9 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
     def diff(col: int) -> tuple[list[float], list[float], list[float]]:
         return diffs[col]
 
+    if means is not None:
+        for col in range(S + 1):
+            diffs[col] = ([math.nan] * ref,) * 3  # replaced by apply_grouped
     cols["any_base.p"] = n_any[:ref] / n
     cols["any_base.ci_low"], cols["any_base.ci_high"] = ci(n_any[:ref], n)
     cols["any_base.p_diff"], cols["any_base.p_diff_ci_low"], cols["any_base.p_diff_ci_high"] = \
@@ -138,7 +150,6 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
         cols[f"{sid_}.p_base_diff"] = d
         cols[f"{sid_}.p_base_diff_ci_low"] = lo
         cols[f"{sid_}.p_base_diff_ci_high"] = hi
-    points = pd.DataFrame(cols)
 
     h = hashlib.sha256(b"abm-sweep-v1\0")
     h.update(np.ascontiguousarray(exp.X, dtype="<f8").tobytes())
@@ -166,6 +177,9 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
                                      "p_veto_ci": list(ci(int(agg["n_veto"][ref, i]), n)),
                                      "mean_months_hosted": float(mh),
                                      "mean_months_hosted_ci": [float(mh_lo), float(mh_hi)]}
+    if means is not None:  # grouped intervals, the reference's included
+        post_record = apply_grouped(exp, means, cols, reference, sweep_posterior(exp))
+    points = pd.DataFrame(cols)
     summary = {
         "name": exp.base.name, "sweep_id": sid, "design": exp.spec.design,
         "points": exp.n_points, "trials_per_point": tpp, "seed": exp.seed,
@@ -174,6 +188,8 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
         "reference": reference,
         "outputs_sha256": h.hexdigest(),
     }
+    if means is not None:
+        summary["posterior"] = post_record
     if stops is not None:
         pts = n_pt[:ref]
         reached = int(np.sum(stops["target_reached"][:ref]))
@@ -220,6 +236,9 @@ def write_sweep(exp: Experiment, final: Path, summary: dict[str, Any], points: p
             "overrides": list(exp.overrides), "scenario": exp.base.to_dict(),
             "scenario_sha256": exp.base.sha256(), "sweep": exp.spec.to_dict(),
             "seed": exp.seed, "block_size": BLOCK_SIZE, "executor": executor.describe(),
+            **({} if exp.posterior is None else {"posterior": {
+                **exp.posterior.record(), "stance_rule_derived": [
+                    list(d) for d in exp.base.derived]}}),
             "kernel": kernel, "kernel_version": kernel_version(kernel),
             "versions": package_versions(), "git": git_commit(), "started": started.isoformat(
                 timespec="seconds"), "finished": datetime.now(UTC).isoformat(

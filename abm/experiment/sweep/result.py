@@ -90,7 +90,8 @@ class SweepResult:
 
 def sweep(experiment: str | Path, overrides: Mapping[str, Any] | Sequence[str] | None = None,
           *, workers: int = 1, executor: Executor | None = None, kernel: str | None = None,
-          progress: bool | Callable[[int, int], None] = False) -> SweepResult:
+          progress: bool | Callable[[int, int], None] = False,
+          posterior: Any = None) -> SweepResult:
     """Run a parameter sweep / sensitivity design from an experiment file (a scenario with
     a ``[sweep]`` table), in memory.
 
@@ -109,6 +110,10 @@ def sweep(experiment: str | Path, overrides: Mapping[str, Any] | Sequence[str] |
         The month kernel; same numbers.
     progress : bool or callable
         ``True`` shows a tqdm bar; a callable receives ``(chunks done, chunks)``.
+    posterior : path or Posterior, optional
+        A calibration directory (default: the base scenario's ``posterior`` key): every
+        point runs under it, group ``g`` of every point with the same parameter draw
+        (docs/forecasts.md, "Sweeps under a posterior"), as ``abm sweep --posterior``.
 
     Returns
     -------
@@ -116,7 +121,7 @@ def sweep(experiment: str | Path, overrides: Mapping[str, Any] | Sequence[str] |
     """
     from ... import limits
 
-    exp = load_experiment(experiment, overrides_as_text(overrides))
+    exp = load_experiment(experiment, overrides_as_text(overrides), posterior=posterior)
     kernel = resolve_kernel(kernel)
     if executor is None:
         if (isinstance(workers, bool) or not isinstance(workers, int)

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigError, Terminated
-from ...model.accumulators import FIXED_POINT
 from ...model.compile import Batch, compile_scenario, stack, take
 from ...model.kernels import get_kernel, resolve_kernel
 from ...model.numpy_engine import crn_drawer
@@ -38,7 +37,9 @@ from ...model.rng import (
 )
 from ..executors import Executor
 from ..store import lock_work_dir, save_npz
+from .aggregate import chunk_aggregates
 from .assemble import AGG_INT, assemble, read_finished, write_sweep
+from .posterior import posterior_args, posterior_chunk, sweep_posterior
 from .rounds import run_rounds
 from .spec import Experiment
 
@@ -83,21 +84,7 @@ def sweep_chunk(bt: Batch, entropy: Any, spawn_key: tuple[int, ...], p0: int, b0
             draw_month(gens, flat)
 
     out = get_kernel(kernel)(bt, draw, draws, n, m, collect_months=False)
-    got = out["first_base_month"] >= 0
-    hosted = out["months_hosted"].astype(np.int64)
-    inc = out["incidents"].astype(np.int64)
-    anyb = got.any(axis=-1)
-    return {
-        "p0": np.int64(p0), "b0": np.int64(b0), "m": np.int64(m),
-        "n_base": got.sum(axis=1, dtype=np.int64),
-        "n_veto": (out["vetoes"] > 0).sum(axis=1, dtype=np.int64),
-        "n_closed": out["closed"].sum(axis=1, dtype=np.int64),
-        "sum_hosted": hosted.sum(axis=1), "sumsq_hosted": (hosted * hosted).sum(axis=1),
-        "sum_incidents": inc.sum(axis=1), "sumsq_incidents": (inc * inc).sum(axis=1),
-        "sum_final_w": np.rint(out["final_w"] * FIXED_POINT).astype(np.int64).sum(axis=1),
-        "n_any": anyb.sum(axis=1, dtype=np.int64),
-        "bits": np.packbits(np.concatenate([got, anyb[..., None]], axis=-1), axis=-1),
-    }
+    return chunk_aggregates(out, p0, b0, m)
 
 
 def plan_chunks(n_points: int, tpp: int) -> list[tuple[int, int, int, int]]:
@@ -147,25 +134,34 @@ def _load_chunk(path: Path, expect: tuple[int, int, int, int], S: int
 def run_tasks(exp: Experiment, tasks: list[tuple[int, int, int, int]], todo: list[int],
               results: dict[int, dict[str, np.ndarray]], tpp: int, executor: Executor,
               kernel: str, keep: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-              tick: Callable[[], None] | None = None, batch: list[Batch] | None = None
+              tick: Callable[[], None] | None = None, batch: list[Any] | None = None
               ) -> None:
     """Run tasks ``todo`` (indices into ``tasks``, points ending at ``tpp`` trials) on
     ``executor`` into ``results``: ``keep(i, result)`` (a checkpoint) and ``tick()`` as
-    each arrives. ``batch`` caches the stacked points across calls (rounds). On an
+    each arrives. ``batch`` caches the stacked points across calls (rounds), or, under a
+    posterior, the groups' particles (:mod:`.posterior`; points compile per chunk). On an
     interrupt the executor is closed at once and ``KeyboardInterrupt`` propagates."""
     if not todo:
         return
     batch = [] if batch is None else batch
-    if not batch:
-        cms = [compile_scenario(sc) for sc in (exp.scenarios or [
-            exp.point_scenario(i) for i in range(exp.n_points)])]
-        cms.append(compile_scenario(exp.base))
-        batch.append(stack(cms))
-    bt = batch[0]
-    root = resolve_seed(exp.seed)
-    args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy, root.spawn_key,
-             tasks[i][0], tasks[i][2], tasks[i][3], tpp, exp.spec.crn, kernel) for i in todo]
-    stream = executor.map(sweep_chunk, args)
+    if exp.posterior is not None:  # points x parameter groups, compiled in each chunk
+        if not batch:
+            batch.append(sweep_posterior(exp))
+        fn: Callable[..., dict[str, np.ndarray]] = posterior_chunk
+        args = [posterior_args(exp, batch[0], tasks[i], tpp, kernel) for i in todo]
+    else:
+        if not batch:
+            cms = [compile_scenario(sc) for sc in (exp.scenarios or [
+                exp.point_scenario(i) for i in range(exp.n_points)])]
+            cms.append(compile_scenario(exp.base))
+            batch.append(stack(cms))
+        bt = batch[0]
+        root = resolve_seed(exp.seed)
+        fn = sweep_chunk
+        args = [(take(bt, slice(tasks[i][0], tasks[i][1])), root.entropy, root.spawn_key,
+                 tasks[i][0], tasks[i][2], tasks[i][3], tpp, exp.spec.crn, kernel)
+                for i in todo]
+    stream = executor.map(fn, args)
     try:
         for j, res in stream:
             i = todo[j]
@@ -193,10 +189,6 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
     compiled; the results do not depend on it).
     """
     kernel = resolve_kernel(kernel)
-    if exp.base.posterior is not None:  # not yet: points x parameter groups
-        raise ConfigError(exp.base.source, "posterior", exp.base.posterior,
-                          "sweeps under a posterior are not supported yet; run points with "
-                          "abm run, or remove the key for the sweep")
     executor = executor or Executor()
     sid = exp.sweep_id()
     final = Path(out_dir) if out_dir else Path("results") / exp.base.name / f"sweep-{sid}"
@@ -242,7 +234,7 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
         S = len(exp.base.states)
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        batch: list[Batch] = []
+        batch: list[Any] = []
         before = [0]  # chunks of earlier rounds (an adaptive sweep's progress)
 
         def execute(tasks: list[tuple[int, int, int, int]], tpp: int

@@ -117,6 +117,8 @@ class Experiment:
     prov: Any = field(repr=False)
     overrides: tuple[str, ...] = ()
     scenarios: list[Scenario] = field(default_factory=list, repr=False)  # one per point
+    #: the calibration's posterior every point runs under (:mod:`.posterior`), or None
+    posterior: Any = field(default=None, repr=False)
 
     @property
     def keys(self) -> list[str]:
@@ -127,8 +129,11 @@ class Experiment:
         return self.X.shape[0]
 
     def sweep_id(self) -> str:
-        blob = json.dumps({"base": self.base.sha256(), "spec": self.spec.to_dict(),
-                           "seed": self.seed, "block": BLOCK_SIZE, "v": 1}, sort_keys=True)
+        spec = {"base": self.base.sha256(), "spec": self.spec.to_dict(),
+                "seed": self.seed, "block": BLOCK_SIZE, "v": 1}
+        if self.posterior is not None:  # only then: a plain sweep's id is unchanged
+            spec["posterior"] = self.posterior.sha256
+        blob = json.dumps(spec, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def point_scenario(self, i: int) -> Scenario:
@@ -327,13 +332,15 @@ def design_matrix(spec: SweepSpec, seed: int) -> np.ndarray:
                                                    seed=dseed))
 
 
-def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = ()
-                    ) -> Experiment:
+def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                    posterior: Any = None) -> Experiment:
     """Read an experiment file: base scenario, ``[sweep]`` spec, design matrix.
 
     Every parameter value the design can produce (grid values; low and high) is checked by
     the scenario validator before anything runs, so a bad range fails at once with the
-    file, the key and what is allowed.
+    file, the key and what is allowed. ``posterior`` (a calibration directory or a
+    :class:`~abm.experiment.posterior.Posterior`; default the base scenario's
+    ``posterior`` key) is read and checked too (docs/forecasts.md).
     """
     raw, prov = load_raw(path, overrides, extensions={"sweep": SETTABLE})
     base = build(raw, prov)
@@ -357,9 +364,15 @@ def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = (
                 field_ = (f"values[{j}]" if p.values is not None else ("low", "high")[j])
                 raise ConfigError(prov("sweep"), f'sweep.parameters."{p.key}".{field_}', v,
                                   exc.allowed) from None
+    from ..posterior import as_posterior
+    from .posterior import check_sweep_posterior
+
+    post = as_posterior(posterior, base)
+    if post is not None:
+        check_sweep_posterior(spec.trials_per_point, prov("sweep.trials_per_point"))
     X = design_matrix(spec, seed)
     exp = Experiment(path=str(path), base=base, spec=spec, seed=seed, X=X, raw=raw,
-                     prov=prov, overrides=tuple(overrides))
+                     prov=prov, overrides=tuple(overrides), posterior=post)
     # every point is validated now, before anything is written (a combination can break
     # a joint limit such as the incident-rate cap even when each value is in range)
     for i in range(exp.n_points):

@@ -107,6 +107,11 @@ def experiment_toml(manifest: dict[str, Any]) -> str:
     import tomli_w
 
     raw = dict(manifest["scenario"])
+    # the stances the rule derived are left out, so that the base and every point derive
+    # them again (a point varying a coefficient or covariate gets its own)
+    drop = stance_rule_derived(manifest, raw)
+    raw["states"] = [{k: v for k, v in st.items() if (st.get("id"), k) not in drop}
+                     for st in raw.get("states") or []]
     sw = dict(manifest["sweep"])
     params = {}
     for p in sw.pop("parameters"):
@@ -118,6 +123,33 @@ def experiment_toml(manifest: dict[str, Any]) -> str:
     sw["parameters"] = params
     raw["sweep"] = sw
     return tomli_w.dumps(raw)
+
+
+def stance_rule_derived(manifest: dict[str, Any], raw: dict[str, Any]
+                        ) -> set[tuple[str, str]]:
+    """The ``(state, attribute)`` starting stances the stance rule derived in a recorded
+    sweep: the manifest's ``stance_rule_derived``; for a manifest written before that key
+    existed, with ``stances.rule = true``, every recorded stance equal (exactly) to what
+    the rule derives from the recorded covariates and coefficients."""
+    rec = manifest.get("stance_rule_derived")
+    if rec is not None:
+        return {(str(a), str(b)) for a, b in rec}
+    if not (raw.get("stances") or {}).get("rule"):
+        return set()
+    import tomli_w
+
+    from ..scenario import load_scenario
+
+    attrs = ("willingness", "public_support")
+    probe = {**raw, "states": [{k: v for k, v in st.items() if k not in attrs}
+                               for st in raw.get("states") or []]}
+    with tempfile.TemporaryDirectory(prefix="abm-stances-") as tmp:
+        f = Path(tmp) / "scenario.toml"
+        f.write_text(tomli_w.dumps(probe), encoding="utf-8")
+        sc = load_scenario(f)
+    rule = {(st.id, a): getattr(st, a) for st in sc.states for a in attrs}
+    return {(st["id"], a) for st in raw.get("states") or [] for a in attrs
+            if a in st and rule.get((st["id"], a)) == st[a]}
 
 
 def reproduce_sweep(path: Path, workers: int | None) -> int:

@@ -236,6 +236,9 @@ def write_sweep(exp: Experiment, final: Path, summary: dict[str, Any], points: p
             "overrides": list(exp.overrides), "scenario": exp.base.to_dict(),
             "scenario_sha256": exp.base.sha256(), "sweep": exp.spec.to_dict(),
             "seed": exp.seed, "block_size": BLOCK_SIZE, "executor": executor.describe(),
+            # which starting stances the rule derived (the scenario above states every
+            # stance; a point that varies a coefficient or covariate derives them again)
+            "stance_rule_derived": [list(d) for d in exp.base.derived],
             **({} if exp.posterior is None else {"posterior": {
                 **exp.posterior.record(), "stance_rule_derived": [
                     list(d) for d in exp.base.derived]}}),

@@ -188,7 +188,20 @@ def _diagnostics(ctx: _Ctx, diag: Mapping[str, Any]) -> Any:
                             height=4.2)
     a1, a2, a3 = main.subplots(1, 3)
     eps = [np.nan if g["epsilon"] is None else g["epsilon"] for g in gens]
-    a1.plot(t, eps, color=_PALETTE[0], marker="o", ms=4, drawstyle="steps-mid")
+    per = [g.get("tolerances") for g in gens]
+    names = list(ctx.summary.get("episodes") or [])
+    if any(p is not None and len(set(p)) > 1 for p in per) and names:
+        # lowered episode by episode: a line per episode, nudged apart so that equal
+        # tolerances stay visible
+        n = len(names)
+        for e, name in enumerate(names):
+            y = [np.nan if p is None else p[e] + 0.12 * (e - (n - 1) / 2) / max(n - 1, 1)
+                 for p in per]
+            a1.plot(t, y, color=_PALETTE[e % len(_PALETTE)], marker="o", ms=3, lw=1.2,
+                    drawstyle="steps-mid", label=name)
+        a1.legend(fontsize=_SMALL_SIZE - 1, frameon=True, loc="upper right")
+    else:
+        a1.plot(t, eps, color=_PALETTE[0], marker="o", ms=4, drawstyle="steps-mid")
     a1.yaxis.set_major_locator(MaxNLocator(integer=True))
     a1.set_ylim(bottom=-0.2)
     a1.set_title("tolerance", fontsize=_LABEL_SIZE)

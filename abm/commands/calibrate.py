@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis.formats import fmt_prob_ci
+
 __all__ = ["add_calibrate_parser", "cmd_calibrate", "is_calibration_dir", "show_calibration",
            "plot_calibration", "format_calibration", "prior_curves"]
 
@@ -100,12 +102,13 @@ def format_calibration(summary: dict[str, Any], path: str) -> str:
     lines += ["", "posterior-predictive check: P(recorded pattern) [95% interval with parameter "
               "uncertainty]; verdict 'yes' if the interval lies above 1/2",
               "episode               role           state  pattern                  "
-              "P(recorded) [95%]       verdict"]
+              "P(recorded) [95%]           verdict"]
     lines.append("-" * len(lines[-1]))
     for r in s["predictive"]:
-        ci = f"{r['p_recorded']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        # enough digits to read a bound near 0 or 1 (0.00038, not 0.000)
+        ci = fmt_prob_ci(r["p_recorded"], r["ci_low"], r["ci_high"])
         lines.append(f"{r['episode']:<21} {r['role']:<14} {r['state']:<6} "
-                     f"{r['pattern']:<24} {ci:<23} {r['verdict']}")
+                     f"{r['pattern']:<24} {ci:<27} {r['verdict']}")
     return "\n".join(lines)
 
 

@@ -48,7 +48,7 @@ def fmt_prob_ci(p: float, lo: float, hi: float) -> str:
 
 def fmt_diff(d: float) -> str:
     """A signed difference: ``+0.012``; ``+0.00031`` when small but nonzero."""
-    d = float(d)
+    d = float(d) + 0.0  # -0.0 (a bound of 0 from a negative side) prints as +0.000
     if math.isnan(d):
         return "-"
     if 0 < abs(d) < _HALF:

@@ -51,15 +51,19 @@ def wilson(k: int | np.ndarray, n: int | np.ndarray, level: float = 0.95
     return lo, hi
 
 
-def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and its normal-approximation interval ``mean +/- z * sd / sqrt(n)``."""
+def mean_ci(x: np.ndarray, level: float = 0.95, low: float | None = None,
+            high: float | None = None) -> tuple[float, float, float]:
+    """Mean and its normal-approximation interval ``mean +/- z * sd / sqrt(n)``, clipped
+    to the quantity's range ``[low, high]`` where given (a count's mean is never below 0:
+    the normal interval of a mean of mostly zeros would reach below)."""
     x = np.asarray(x, dtype=np.float64)
     n = x.size
     m = float(x.mean()) if n else float("nan")
     if n < 2:
         return m, m, m
     half = float(stats.norm.ppf(0.5 + level / 2) * x.std(ddof=1) / np.sqrt(n))
-    return m, m - half, m + half
+    lo, hi = m - half, m + half
+    return m, (lo if low is None else max(lo, low)), (hi if high is None else min(hi, high))
 
 
 def survival(first_base_month: np.ndarray, horizon: int, level: float = 0.95) -> pd.DataFrame:
@@ -137,14 +141,16 @@ def km_median_ci(durations: np.ndarray, observed: np.ndarray, horizon: int,
     return first(sf), [first(lo), first(hi)]
 
 
-def mean_ci_from_sums(s: np.ndarray, ss: np.ndarray, n: int
+def mean_ci_from_sums(s: np.ndarray, ss: np.ndarray, n: int, low: float | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and normal interval from the sum and the sum of squares of ``n`` values
-    (exact integer accumulators, as sweeps keep them)."""
+    (exact integer accumulators, as sweeps keep them), the lower end clipped at ``low``
+    where given."""
     mean = s / n
     var = np.maximum(ss / n - mean**2, 0.0) * n / max(n - 1, 1)
     half = Z95 * np.sqrt(var / n)
-    return mean, mean - half, mean + half
+    lo = mean - half
+    return mean, (lo if low is None else np.maximum(lo, low)), mean + half
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:

@@ -43,15 +43,16 @@ def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed
         lo, hi = wilson(k, trials)
         n_closed = int(col["closed"][:, i].sum())
         n_veto = int((col["vetoes"][:, i] > 0).sum())
-        mh, mh_lo, mh_hi = mean_ci(col["months_hosted"][:, i])
-        mi, mi_lo, mi_hi = mean_ci(col["incidents"][:, i])
+        # counts are >= 0 and willingness in [0, 1]: intervals clipped to the range
+        mh, mh_lo, mh_hi = mean_ci(col["months_hosted"][:, i], low=0.0)
+        mi, mi_lo, mi_hi = mean_ci(col["incidents"][:, i], low=0.0)
         fw = col["final_w"][:, i].astype(np.float64)
-        fw_m, fw_lo, fw_hi = mean_ci(fw)
+        fw_m, fw_lo, fw_hi = mean_ci(fw, low=0.0, high=1.0)
         given = fb[got[:, i], i]
         n_end = int(col["final_h"][:, i].sum())
         n_notice = int((col["notices"][:, i] > 0).sum())
         n_rev = int((col["notices_withdrawn"][:, i] > 0).sum())
-        mo, mo_lo, mo_hi = mean_ci(col["openings"][:, i])
+        mo, mo_lo, mo_hi = mean_ci(col["openings"][:, i], low=0.0)
         # the first base's duration, opening to closing; censored at the horizon if open
         closed_i = ended[got[:, i], i]
         dur = np.where(np.isnan(closed_i), horizon, closed_i) - given

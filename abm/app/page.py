@@ -21,6 +21,7 @@ import solara.lab
 from abm.errors import ConfigError, display_path
 from abm.scenario import load_scenario
 
+from ..analysis.formats import fmt_diff, fmt_prob
 from . import figures as F
 from . import logic as L
 
@@ -38,11 +39,13 @@ def _files() -> list[Path]:
 
 
 def _fmt_p(x: float) -> str:
-    return f"{x:.3f}"
+    """A probability as the command line prints it (0.00038, not 0.000)."""
+    return fmt_prob(x)
 
 
 def _fmt_d(x: float) -> str:
-    return f"{x:+.3f}"
+    """A difference as the command line prints it (+0.00031; never -0.000)."""
+    return fmt_diff(x)
 
 
 # --------------------------------------------------------------------------- controls

@@ -170,7 +170,7 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
     for i, sid_ in enumerate(ids):
         lo, hi = ci(int(agg["n_base"][ref, i]), n)
         mh, mh_lo, mh_hi = mean_ci_from_sums(agg["sum_hosted"][ref, i],
-                                             agg["sumsq_hosted"][ref, i], n)
+                                             agg["sumsq_hosted"][ref, i], n, low=0.0)
         reference["states"][sid_] = {"p_base": float(agg["n_base"][ref, i] / n),
                                      "ci_low": lo, "ci_high": hi,
                                      "p_veto": float(agg["n_veto"][ref, i] / n),

@@ -3,6 +3,7 @@ relative link in README.md or docs/*.md that leads nowhere."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -114,6 +115,36 @@ def test_the_baseline_holds_the_shipped_posterior_medians():
     cid, values = mod.medians()
     assert f"calibration {cid}" in text
     assert sum(len(v) for v in values.values()) == 30
+
+
+def test_the_sweeps_span_the_shipped_posterior_90_percent_intervals():
+    """experiments/global_sobol.toml and discovery_lhs_2021.toml sweep every key that the
+    shipped calibration fits and a sweep can sample over its posterior 90% interval,
+    rounded outward, as docs/scripts/posterior_ranges.py writes it, and name that
+    calibration; every other swept range (an assumption) contains the baseline's value."""
+    from tests.conftest import load_script
+
+    mod = load_script("posterior_ranges")
+    cid, calibrated = mod.ranges()
+    assert len(calibrated) == 27  # 30 fitted keys less the 3 whole-month ones
+    summary = json.loads((mod.CALIBRATED / "summary.json").read_text(encoding="utf-8"))
+    for key, (lo, hi, _) in calibrated.items():
+        post = summary["parameters"][key]["posterior"]
+        assert float(lo) <= post["q05"] < post["q95"] <= float(hi), key
+        for bound, q in ((lo, post["q05"]), (hi, post["q95"])):
+            assert abs(float(bound) - q) <= 0.01 * abs(q), key  # 3 significant figures
+    for path in mod.FILES:
+        text = path.read_text(encoding="utf-8")
+        assert mod.rewritten(text) == text, "run: python docs/scripts/posterior_ranges.py --write"
+        assert f"calibration {cid}" in text
+        assert mod.outside(text) == [], path.name
+        swept = mod.swept(text)
+        for key in calibrated:
+            if key.startswith("dynamics.") or path.name == "global_sobol.toml":
+                assert key in swept, f"{path.name} does not sweep {key}"
+            if key in swept:
+                lo, hi, _ = calibrated[key]
+                assert swept[key] == (float(lo), float(hi)), key
 
 
 def test_the_shipped_calibration_copy_is_intact():

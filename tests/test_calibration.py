@@ -177,6 +177,27 @@ def test_per_episode_tolerance_recovers_and_is_the_same_on_a_process_pool(synthe
     assert (a / "posterior.parquet").read_bytes() == (b / "posterior.parquet").read_bytes()
 
 
+def test_an_executor_session_keeps_one_pool_across_maps():
+    """Inside ``Executor.session`` every map runs on the same two worker processes (a pool
+    per map would show up to six); a consumer that stops early terminates that pool and
+    the next map starts a new one; the session ends with no pool left."""
+    import os
+
+    ex = Executor("pool", 2)
+    with ex.session():
+        pids = set()
+        for _ in range(3):
+            pids |= {pid for _, pid in ex.map(os.getpid, [()] * 4)}
+        assert 1 <= len(pids) <= 2, pids
+        it = ex.map(os.getpid, [()] * 4)
+        next(it)
+        it.close()
+        assert ex._live[1] is None
+        again = {pid for _, pid in ex.map(os.getpid, [()] * 4)}
+        assert again and not again & pids
+    assert ex._live is None
+
+
 def test_default_tolerance_keeps_earlier_calibration_ids():
     """The ``tolerance`` setting enters a calibration's id only when it is not the default,
     so every calibration made before the setting existed keeps its id (the shipped one's

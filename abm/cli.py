@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 from . import limits
 from .commands import precision as _precision
 from .commands.formatting import format_summary, format_sweep
-from .errors import ConfigError, ResultsError, Terminated
+from .commands.signals import by_interrupt, interrupted, signal_handlers
+from .errors import ConfigError, ResultsError
 
 __all__ = ["main", "entry", "format_summary", "format_sweep"]
 
@@ -554,33 +555,23 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``abm`` command; returns the exit code."""
-    import signal
-
-    try:  # only the main thread may set handlers (main() can be called from a thread)
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:
-        previous = None
-    try:
+    with signal_handlers():
         return _main(argv)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _main(argv: list[str] | None) -> int:
     try:  # building the parser imports; a Ctrl-C then must not be a traceback either
         args = _parser().parse_args(argv)
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, ImportError) as exc:
+        cause = exc if isinstance(exc, KeyboardInterrupt) else by_interrupt(exc)
+        if cause is None:
+            raise
         words = sys.argv[1:] if argv is None else argv
         args = argparse.Namespace(command=next((w for w in words if not w.startswith("-")),
                                                "") or "")
-        return _interrupted(args, exc)
+        return interrupted(args, cause)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -590,24 +581,18 @@ def _main(argv: list[str] | None) -> int:
         print(f"abm {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        return _interrupted(args, exc)
+        return interrupted(args, exc)
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the last line of defence: exit 1, one line, no traceback
+        cause = by_interrupt(exc)
+        if cause is not None:
+            return interrupted(args, cause)
         if os.environ.get("ABM_DEBUG"):
             raise
         print(f"abm {args.command}: internal error: {type(exc).__name__}: "
               f"{_one_line(str(exc))} (set ABM_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_FAIL
-
-
-def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
-    what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-    # a run writes its directory under a temporary name, removed on the way out
-    done = ("; nothing was written" if args.command in ("run", "validate", "show", "discover")
-            else "")
-    print(f"abm {args.command}: {what}{done}", file=sys.stderr)
-    return 143 if isinstance(exc, Terminated) else 130
 
 
 def entry() -> NoReturn:

@@ -12,6 +12,7 @@ interpreter is still importing numpy, and Python's own default handling applies.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -210,3 +211,30 @@ def test_two_identical_runs_at_once_do_not_clobber_each_other(tmp_path):
     assert_absent_or_complete(out, trials)
     assert out.exists()
     assert leftovers(tmp_path) == []
+
+
+def test_an_interrupt_turned_into_an_import_error_is_still_an_interrupt(monkeypatch, capsys):
+    """A Ctrl-C that lands inside an extension module's import comes out as
+    ``ImportError: initialization failed`` with no KeyboardInterrupt in its chain (seen
+    under load in test_kill_at_a_random_moment): still one line and exit 130, not an
+    "internal error"; an ImportError with no interrupt stays an internal error."""
+    import abm.cli as cli
+
+    def interrupted_import(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises here
+        except KeyboardInterrupt:
+            pass
+        raise ImportError("initialization failed") from None
+
+    monkeypatch.setitem(cli._COMMANDS, "run", interrupted_import)
+    assert cli.main(["run", str(BASELINE)]) == 130
+    assert capsys.readouterr().err.splitlines() == [MESSAGE[signal.SIGINT]]
+
+    def broken_import(args):
+        raise ImportError("initialization failed")
+
+    monkeypatch.setitem(cli._COMMANDS, "run", broken_import)
+    assert cli.main(["run", str(BASELINE)]) == 1
+    assert "internal error: ImportError" in capsys.readouterr().err

@@ -180,3 +180,34 @@ def test_every_python_block_of_the_notebook_walkthrough_runs(tmp_path, monkeypat
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_the_leave_one_out_table_script(tmp_path):
+    """docs/scripts/loo_table.py writes one row per pattern of each left-out episode, from
+    its calibration's summary, and refuses a --quick run or the wrong episode left out."""
+    import json
+
+    import pytest
+
+    from tests.conftest import load_script
+
+    mod = load_script("loo_table")
+    for ep in mod.EPISODES:
+        (tmp_path / ep).mkdir()
+        rows = [{"role": "left out", "state": "UZB", "pattern": "no base",
+                 "p_recorded": 0.25, "ci_low": 0.0, "ci_high": 0.5, "verdict": "NO"},
+                {"role": "fitted", "state": "KAZ", "pattern": "no base",
+                 "p_recorded": 1.0, "ci_low": 0.99, "ci_high": 1.0, "verdict": "yes"}]
+        (tmp_path / ep / "summary.json").write_text(json.dumps(
+            {"left_out": [ep], "quick": False, "seed": 7, "calibration_id": "0" * 12,
+             "final_epsilon": 0, "predictive": rows}))
+    text = mod.block(tmp_path)
+    body = [x for x in text.splitlines() if x.startswith("| ") and "left out |" not in x]
+    assert len(body) == 5 and all("| UZB | no base | 0.250 [0.000, 0.500] | NO |" in x
+                                  for x in body), body
+    assert "seed 7" in text
+    (tmp_path / "shamsi_2011" / "summary.json").write_text(json.dumps(
+        {"left_out": ["opening_2001"], "quick": False, "seed": 7, "calibration_id": "0" * 12,
+         "final_epsilon": 0, "predictive": []}))
+    with pytest.raises(SystemExit):
+        mod.block(tmp_path)

@@ -85,8 +85,8 @@ final_generations = 1
 max_moves = 3
 [calibration.quick]
 population = 100
-trials_per_particle = 10
-batch = 100
+trials_per_particle = 20
+batch = 50
 max_generations = 3
 final_generations = 0
 max_moves = 1
@@ -172,6 +172,7 @@ def test_per_episode_tolerance_recovers_and_is_the_same_on_a_process_pool(synthe
     # the quick settings keep the file's way of lowering the tolerance
     quick = load_calibration(synthetic / "per_episode.toml", quick=True)
     assert quick.method.tolerance == "per_episode"
+    assert quick.method.population // quick.method.batch >= 2  # the pool gets work
     a, _, _ = run_calibration(quick, out=tmp_path / "a", executor=Executor("inprocess"))
     b, _, _ = run_calibration(quick, out=tmp_path / "b", executor=Executor("pool", 2))
     assert (a / "posterior.parquet").read_bytes() == (b / "posterior.parquet").read_bytes()
@@ -234,6 +235,7 @@ def test_next_tolerance_per_episode_takes_the_cheapest_step_first():
 
 def test_same_seed_same_posterior_whatever_the_executor(synthetic, tmp_path):
     cal = load_calibration(synthetic / "calibration.toml", quick=True)
+    assert cal.method.population // cal.method.batch >= 2  # both threads get work
     a, sa, _ = run_calibration(cal, out=tmp_path / "a", executor=Executor("inprocess"))
     b, sb, _ = run_calibration(cal, out=tmp_path / "b", executor=Executor("threads", 2))
     assert (a / "posterior.parquet").read_bytes() == (b / "posterior.parquet").read_bytes()

@@ -234,6 +234,9 @@ def test_cli_run_records_the_posterior_and_reproduces(spread, tmp_path):
 
 @pytest.mark.parametrize("extra, pattern", [
     (["--posterior", "nowhere"], r"--posterior: posterior = 'nowhere': no such calibration"),
+    (["--posterior", ""], r"--posterior: posterior = '': must name a calibration directory"),
+    (["--posterior", "docs"], r"--posterior: posterior = 'docs': is not a calibration "
+                              r"directory: it has no manifest.json"),
     (["--trials", "1050"], r"trials = 1050: under a posterior must be a multiple of 100"),
     (["--engine", "mesa"], r"numpy engine"),
 ])

@@ -138,9 +138,12 @@ def test_results_do_not_depend_on_workers_chunks_or_kernel(tmp_path, spread, mon
     _, b, _ = run(exp, tmp_path, "b", executor=Executor("threads", 2))
     _, c, _ = run(exp, tmp_path, "c", kernel="numpy")
     monkeypatch.setattr(sweep_run, "CHUNK_ROWS", 1000)  # one block of one point a chunk
+    assert len(sweep_run.plan_chunks(exp.n_points + 1, 1200)) > 2  # so workers share it
     d3, d, _ = run(exp, tmp_path, "d")
+    _, e, _ = run(exp, tmp_path, "e", executor=Executor("threads", 2))
+    _, g, _ = run(exp, tmp_path, "g", executor=Executor("pool", 2))
     assert a["outputs_sha256"] == b["outputs_sha256"] == c["outputs_sha256"] \
-        == d["outputs_sha256"]
+        == d["outputs_sha256"] == e["outputs_sha256"] == g["outputs_sha256"]
     pd.testing.assert_frame_equal(points(d0), points(d3))
     monkeypatch.undo()
     api = sweep(f, posterior=spread)  # the Python API: same numbers
@@ -244,6 +247,21 @@ def test_cli_refusals_exit_2_with_one_line_and_write_nothing(tmp_path, spread, t
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert re.search(pattern, r.stderr), r.stderr
     assert str(f.name) in r.stderr or "--set" in r.stderr, r.stderr
+    assert not out.exists() and not out.with_name("out.partial").exists()
+
+
+def test_a_joint_limit_broken_at_one_point_under_one_draw_writes_nothing(tmp_path):
+    """Each particle is checked against the base before anything runs; a joint limit that
+    only a design point and a particle break together (a long border under a high incident
+    rate) is found when the chunk compiles: one line, exit 2, and the partial sweep is
+    removed (it could never finish)."""
+    post = write_calibration(tmp_path / "border", {"states.TJK.afghan_border_km":
+                                                   [1357.0, 6000.0]}, [0.5, 0.5])
+    f = experiment(tmp_path, tpp=1000, second="spillover.rate", values="[0.25, 80.0]")
+    out = tmp_path / "out"
+    r = abm("sweep", f, "--posterior", post, "--out", out, "--quiet", "--workers", "1")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "posterior.parquet row 1" in r.stderr and "spillover.rate" in r.stderr, r.stderr
     assert not out.exists() and not out.with_name("out.partial").exists()
 
 

@@ -44,7 +44,7 @@ def summarize(table: pd.DataFrame, *, name: str, trials: int, horizon: int, seed
         n_closed = int(col["closed"][:, i].sum())
         n_veto = int((col["vetoes"][:, i] > 0).sum())
         # counts are >= 0 and willingness in [0, 1]: intervals clipped to the range
-        mh, mh_lo, mh_hi = mean_ci(col["months_hosted"][:, i], low=0.0)
+        mh, mh_lo, mh_hi = mean_ci(col["months_hosted"][:, i], low=0.0, high=float(horizon))
         mi, mi_lo, mi_hi = mean_ci(col["incidents"][:, i], low=0.0)
         fw = col["final_w"][:, i].astype(np.float64)
         fw_m, fw_lo, fw_hi = mean_ci(fw, low=0.0, high=1.0)

@@ -53,8 +53,9 @@ def signal_handlers() -> Iterator[None]:
 
 def by_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
     """The interrupt (Ctrl-C, or :class:`Terminated` for SIGTERM) that ``exc`` came from:
-    one in its chain, else one that arrived while the command ran (an extension module's
-    import turns it into an ImportError with no chain); None if none did."""
+    one in its chain, else, for an ImportError only, one that arrived while the command
+    ran (an extension module's import turns it into an ImportError with no chain); None
+    if none did (any other error stays an error, even after a Ctrl-C)."""
     seen = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:
@@ -62,7 +63,7 @@ def by_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
             return e
         seen.add(id(e))
         e = e.__cause__ or e.__context__
-    return _SEEN[0]
+    return _SEEN[0] if isinstance(exc, ImportError) else None
 
 
 def interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:

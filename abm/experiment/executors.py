@@ -200,11 +200,12 @@ class Executor:
         """:func:`pool_map` on the session's pool; a consumer that stops early (Ctrl-C, an
         error, ``close()``) terminates it, and the next map in the session starts a new
         one."""
-        if self._live[1] is None:
+        live = self._live  # this session's slot (the generator may outlive the session)
+        if live[1] is None:
             with _children_ignore_sigint():
-                self._live[1] = get_context("spawn").Pool(processes=self.workers,
-                                                          initializer=_ignore_sigint)
-        pool = self._live[1]
+                live[1] = get_context("spawn").Pool(processes=self.workers,
+                                                    initializer=_ignore_sigint)
+        pool = live[1]
         finished = False
         try:
             yield from pool.imap_unordered(_call, [(i, fn, a) for i, a in enumerate(tasks)])
@@ -213,4 +214,5 @@ class Executor:
             if not finished:
                 pool.terminate()
                 pool.join()
-                self._live[1] = None
+                if live[1] is pool:
+                    live[1] = None

@@ -81,6 +81,10 @@ def read_posterior(cal_dir: str | Path, source: str = "--posterior") -> Posterio
     Raises ConfigError (bad content) or ResultsError (missing, unreadable or changed files),
     each one line naming the file, the key, the value and what is allowed.
     """
+    if not str(cal_dir).strip():
+        raise ConfigError(source, "posterior", str(cal_dir),
+                          "must name a calibration directory (one written by abm "
+                          "calibrate, with manifest.json and posterior.parquet)")
     d = Path(cal_dir)
     if not d.is_dir():
         raise ConfigError(source, "posterior", str(cal_dir),
@@ -91,8 +95,9 @@ def read_posterior(cal_dir: str | Path, source: str = "--posterior") -> Posterio
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ResultsError(f"{where}: missing; {display_path(d)} is not a calibration "
-                           "directory") from None
+        raise ConfigError(source, "posterior", str(cal_dir), "is not a calibration "
+                          "directory: it has no manifest.json (one written by abm "
+                          "calibrate, with manifest.json and posterior.parquet)") from None
     except (OSError, ValueError) as exc:
         raise ResultsError(f"{where}: not valid JSON ({' '.join(str(exc).split())}); the "
                            "file is damaged") from None

@@ -136,7 +136,9 @@ def sweep_posterior(exp: Any) -> SweepPosterior:
         particles = np.stack([group_particles(point_root(root, p), 0, n_groups, post.weights)
                               for p in range(exp.n_points + 1)])
     src = _source(post)
-    for k in np.unique(particles):  # ranges, once per particle, before anything runs
+    # each particle's ranges against the base, before anything runs; a joint limit broken
+    # only where a particle meets one design point is found when that chunk compiles
+    for k in np.unique(particles):
         with_parameters(exp.base, dict(zip(post.keys, post.values[int(k)].tolist(),
                                            strict=True)), source=f"{src} row {int(k)}")
     held = tuple(k for k in post.keys if k in exp.keys)

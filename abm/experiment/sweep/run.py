@@ -205,6 +205,7 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
         return final, summary, True
     work = final.with_name(final.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
+    failed = False
     lock = lock_work_dir(work / "lock", "sweep")
     try:
         chunks_dir = work / "chunks"
@@ -273,14 +274,23 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
             before[0] += len(tasks)
             return results
 
-        if rule is None:
-            results, stops = execute(tasks, tpp), None
-        else:
-            tasks, results, stops = run_rounds(rule, n_total, CHUNK_ROWS, execute)
+        try:
+            if rule is None:
+                results, stops = execute(tasks, tpp), None
+            else:
+                tasks, results, stops = run_rounds(rule, n_total, CHUNK_ROWS, execute)
+        except ConfigError:
+            # bad input found only where a point meets a parameter draw (a joint limit
+            # under a posterior): the sweep can never finish as it is, so nothing of it is
+            # kept (its checkpoints would only block the corrected sweep's directory)
+            failed = True
+            raise
         wall = time.perf_counter() - t0
         summary, points = assemble(exp, sid, tasks, results, stops)
         write_sweep(exp, final, summary, points, executor, started, wall, extra, kernel)
     finally:
         lock.close()
+        if failed:
+            shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
     return final, summary, False

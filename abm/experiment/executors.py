@@ -177,7 +177,8 @@ class Executor:
             return
         from distributed import as_completed
 
-        if self._live is not None:
+        shared = self._live is not None  # the session's client, kept after this map
+        if shared:
             client, cluster = self._live[1], None
         else:
             client, cluster = self._dask_client()
@@ -188,7 +189,7 @@ class Executor:
             for f in as_completed(futs):
                 yield index[f.key], f.result()
         finally:
-            if self._live is not None:
+            if shared:
                 client.cancel([f for f in futs if not f.done()])
             else:
                 client.close()

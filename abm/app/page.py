@@ -38,16 +38,6 @@ def _files() -> list[Path]:
                             _env("ABM_APP_CONFIG", None))
 
 
-def _fmt_p(x: float) -> str:
-    """A probability as the command line prints it (0.00038, not 0.000)."""
-    return fmt_prob(x)
-
-
-def _fmt_d(x: float) -> str:
-    """A difference as the command line prints it (+0.00031; never -0.000)."""
-    return fmt_diff(x)
-
-
 # --------------------------------------------------------------------------- controls
 
 
@@ -143,14 +133,14 @@ def _results_html(out: L.Outcome) -> str:
             f"<td title='{html.escape(row['name'])}'><b>{sid}</b> "
             f"<span style='color:#666'>{html.escape(row['name'])}</span></td>"
             f"<td class='abm-p' data-p='{row['p_base']!r}' align='right' "
-            f"style='padding:0 10px'><b>{_fmt_p(row['p_base'])}</b></td>"
+            f"style='padding:0 10px'><b>{fmt_prob(row['p_base'])}</b></td>"
             f"<td class='abm-ci' data-lo='{row['ci_low']!r}' data-hi='{row['ci_high']!r}'>"
-            f"[{_fmt_p(row['ci_low'])}, {_fmt_p(row['ci_high'])}]</td>"
+            f"[{fmt_prob(row['ci_low'])}, {fmt_prob(row['ci_high'])}]</td>"
             f"<td class='abm-p0' data-p='{row['p_base0']!r}' align='right' "
-            f"style='padding:0 10px'>{_fmt_p(row['p_base0'])}</td>"
+            f"style='padding:0 10px'>{fmt_prob(row['p_base0'])}</td>"
             f"<td class='abm-d' data-d='{row['delta']!r}' data-lo='{row['d_low']!r}' "
-            f"data-hi='{row['d_high']!r}' style='padding:0 10px'>{_fmt_d(row['delta'])} "
-            f"[{_fmt_d(row['d_low'])}, {_fmt_d(row['d_high'])}]</td></tr>")
+            f"data-hi='{row['d_high']!r}' style='padding:0 10px'>{fmt_diff(row['delta'])} "
+            f"[{fmt_diff(row['d_low'])}, {fmt_diff(row['d_high'])}]</td></tr>")
     rows.append("</table>")
     return head + "".join(rows)
 

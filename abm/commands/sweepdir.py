@@ -197,18 +197,12 @@ def reproduce_sweep(path: Path, workers: int | None) -> int:
 
 def _restore_posterior(exp: Any, manifest: dict[str, Any], where: str) -> None:
     """The posterior a recorded sweep ran under, read again from its recorded path (it
-    must still hash to the recorded sha256), with the stance rule's bookkeeping restored
-    on the base and every point (the resolved scenario in the manifest states every
-    stance; which of them the rule derived is on record)."""
-    from dataclasses import replace
-
+    must still hash to the recorded sha256). The stance rule's bookkeeping needs nothing
+    more: :func:`experiment_toml` leaves the derived stances out, so the base and every
+    point derive them again."""
     from ..experiment.sweep.posterior import check_sweep_posterior
     from .posterior import reproduce_posterior
 
-    base, post = reproduce_posterior(manifest, exp.base, where)
+    _, post = reproduce_posterior(manifest, exp.base, where)
     check_sweep_posterior(exp.spec.trials_per_point, where)
-    swept = set(exp.keys)
-    point = tuple(d for d in base.derived if f"states.{d[0]}.{d[1]}" not in swept)
-    exp.base = base
-    exp.scenarios = [replace(sc, derived=point) for sc in exp.scenarios]
     exp.posterior = post

@@ -56,9 +56,13 @@ def read_finished(final: Path) -> dict[str, Any]:
 
 def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
              results: dict[int, dict[str, np.ndarray]],
-             stops: dict[str, np.ndarray] | None = None) -> tuple[dict[str, Any], Any]:
+             stops: dict[str, np.ndarray] | None = None, plan: Any = None
+             ) -> tuple[dict[str, Any], Any]:
     """The summary and the points table. ``stops``: an adaptive sweep's per-point
-    ``trials``, ``target_reached`` and ``widest_halfwidth`` (the reference last)."""
+    ``trials``, ``target_reached`` and ``widest_halfwidth`` (the reference last).
+    ``plan``: under a posterior, the groups' particles the run drew
+    (:func:`.posterior.sweep_posterior`; drawn again if not given, e.g. when every chunk
+    came from checkpoints)."""
     n_total, S, tpp = exp.n_points + 1, len(exp.base.states), exp.spec.trials_per_point
     agg = {k: np.zeros((n_total, S), dtype=np.int64) for k in AGG_INT}
     n_any = np.zeros(n_total, dtype=np.int64)
@@ -178,7 +182,8 @@ def assemble(exp: Experiment, sid: str, tasks: list[tuple[int, int, int, int]],
                                      "mean_months_hosted": float(mh),
                                      "mean_months_hosted_ci": [float(mh_lo), float(mh_hi)]}
     if means is not None:  # grouped intervals, the reference's included
-        post_record = apply_grouped(exp, means, cols, reference, sweep_posterior(exp))
+        post_record = apply_grouped(exp, means, cols, reference,
+                                    sweep_posterior(exp) if plan is None else plan)
     points = pd.DataFrame(cols)
     summary = {
         "name": exp.base.name, "sweep_id": sid, "design": exp.spec.design,

@@ -169,7 +169,8 @@ def sweep(experiment: str | Path, overrides: Mapping[str, Any] | Sequence[str] |
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
-    summary, points = assemble(exp, exp.sweep_id(), tasks, results, stops)
+    summary, points = assemble(exp, exp.sweep_id(), tasks, results, stops,
+                               plan=batch[0] if exp.posterior is not None and batch else None)
     return SweepResult(experiment=exp, points=points, summary=summary,
                        sensitivity=sweep_sensitivity(exp, points), executor=executor,
                        kernel=kernel, started=started, wall_seconds=wall)

@@ -286,7 +286,8 @@ def run_sweep(exp: Experiment, *, out_dir: Path | None = None, executor: Executo
             failed = True
             raise
         wall = time.perf_counter() - t0
-        summary, points = assemble(exp, sid, tasks, results, stops)
+        summary, points = assemble(exp, sid, tasks, results, stops,
+                                   plan=batch[0] if exp.posterior is not None and batch else None)
         write_sweep(exp, final, summary, points, executor, started, wall, extra, kernel)
     finally:
         lock.close()
